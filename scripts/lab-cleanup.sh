@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Remove lab containers and networks left by an earlier run (stopped containers survive
+# an engine restart), so a new lab never fails on a name or subnet clash.
+set -euo pipefail
+ids=$(docker ps -aq --filter label=ops535.lab=true)
+if [ -n "$ids" ]; then
+  echo "==> removing lab containers left from an earlier run: $(docker ps -a --filter label=ops535.lab=true --format '{{.Names}}' | tr '\n' ' ')"
+  docker rm -f $ids >/dev/null
+fi
+nets=$(docker network ls -q --filter label=ops535.lab=true)
+for name in ${LAB_NET_NAME:-ops535-lab} ${LAB_OUTSIDE_NET_NAME:-ops535-outside}; do
+  docker network inspect "$name" >/dev/null 2>&1 && nets="$nets $name"
+done
+if [ -n "${nets// /}" ]; then
+  docker network rm $nets >/dev/null 2>&1 || true
+fi
