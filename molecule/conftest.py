@@ -1,0 +1,133 @@
+"""Shared testinfra helpers for every scenario: the lab's hosts, SMTP dialogues, DNS look-ups.
+
+Hosts are reached with `docker exec` (testinfra's docker backend): one process per command,
+no Ansible round trip. SMTP dialogues run ON the client container (so the mail server sees
+that client's address) with the collection's own SMTP client, plugins/module_utils/smtp_dialogue.py,
+which needs only Python's standard library.
+"""
+
+import json
+import os
+import shlex
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[1]
+SMTP_CLIENT_SOURCE = (REPO / "plugins" / "module_utils" / "smtp_dialogue.py").read_text()
+
+LAB = {
+    "domain": os.environ.get("LAB_DOMAIN", "lab.ops"),
+    "other_domain": os.environ.get("LAB_OTHER_DOMAIN", "other.example"),
+    "vm1": os.environ.get("LAB_VM1_ADDRESS", "198.51.100.1"),
+    "vm2": os.environ.get("LAB_VM2_ADDRESS", "198.51.100.2"),
+    "vm3": os.environ.get("LAB_VM3_ADDRESS", "198.51.100.3"),
+    "vm3_outside": os.environ.get("LAB_VM3_OUTSIDE_ADDRESS", "198.51.100.131"),
+    "stranger": os.environ.get("LAB_STRANGER_ADDRESS", "198.51.100.66"),
+    "outsider": os.environ.get("LAB_OUTSIDER_ADDRESS", "198.51.100.138"),
+}
+HOST_NAMES = ("vm1", "vm2", "vm3", "stranger", "outsider")
+
+
+class LabHost:
+    """One lab container: run commands, talk SMTP from it, ask DNS from it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.host = testinfra.get_host("docker://" + name)
+
+    def run(self, command, *args):
+        return self.host.run(command, *args)
+
+    def check(self, command, *args):
+        result = self.host.run(command, *args)
+        assert result.rc == 0, "%s: %r failed (rc %s): %s %s" % (
+            self.name, result.command, result.rc, result.stdout, result.stderr)
+        return result.stdout
+
+    def smtp(self, server=None, **kwargs):
+        """One SMTP dialogue from this host to `server` (default: vm3's address on the right network)."""
+        if server is None:
+            server = LAB["vm3_outside"] if self.name == "outsider" else LAB["vm3"]
+        kwargs.setdefault("connect_timeout", 10)
+        kwargs.setdefault("timeout", 60)
+        driver = (
+            "\nimport json, sys\n"
+            "args = json.loads(sys.argv[1])\n"
+            "try:\n"
+            "    out = probe(**args)\n"
+            "except SmtpProbeError as exc:\n"
+            "    out = {'error': str(exc), 'partial': exc.result}\n"
+            "out.pop('transcript', None)\n"
+            "print(json.dumps(out))\n"
+        )
+        kwargs["host"] = server
+        cmd = "python3 -c %s %s" % (shlex.quote(SMTP_CLIENT_SOURCE + driver), shlex.quote(json.dumps(kwargs)))
+        result = self.host.run(cmd)
+        assert result.rc == 0, "SMTP client failed on %s: %s" % (self.name, result.stderr)
+        return json.loads(result.stdout)
+
+    def dig(self, *args, server=None):
+        server = server or LAB["vm1"]
+        return self.check("dig +time=3 +tries=2 @%s %s" % (server, " ".join(shlex.quote(a) for a in args)))
+
+
+@pytest.fixture(scope="session")
+def lab():
+    return dict(LAB)
+
+
+@pytest.fixture(scope="session")
+def hosts():
+    return {name: LabHost(name) for name in HOST_NAMES}
+
+
+@pytest.fixture(scope="session")
+def vm1(hosts):
+    return hosts["vm1"]
+
+
+@pytest.fixture(scope="session")
+def vm2(hosts):
+    return hosts["vm2"]
+
+
+@pytest.fixture(scope="session")
+def vm3(hosts):
+    return hosts["vm3"]
+
+
+@pytest.fixture(scope="session")
+def stranger(hosts):
+    return hosts["stranger"]
+
+
+@pytest.fixture(scope="session")
+def outsider(hosts):
+    return hosts["outsider"]
+
+
+def unique_subject(tag):
+    return "ops535 %s %s" % (tag, uuid.uuid4().hex[:12])
+
+
+def wait_for_mail(vm3, subject, mailbox="/var/mail/root", timeout=30):
+    """The message with this Subject, once local delivery put it in the mailbox; None if never."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        out = vm3.run("grep -n -F -- %s %s" % (shlex.quote("Subject: " + subject), mailbox))
+        if out.rc == 0:
+            return vm3.check("cat %s" % mailbox)
+        time.sleep(0.5)
+    return None
+
+
+def message_in_mailbox(mailbox_text, subject):
+    """The one message of an mbox text that carries this Subject."""
+    for message in mailbox_text.split("\nFrom "):
+        if "Subject: " + subject in message:
+            return message
+    return None

@@ -1,0 +1,84 @@
+"""The lab's starting point, observed as a student would: DNS answers from vm2, mail from vm1."""
+
+import pytest
+
+from conftest import message_in_mailbox, unique_subject, wait_for_mail
+
+
+def test_lab_hosts_resolve_through_vm1(vm2, vm3, stranger, lab):
+    for host in (vm2, vm3, stranger):
+        assert host.check("cat /etc/resolv.conf").split("nameserver ")[1].split()[0] == lab["vm1"]
+    # getent goes through the resolver configuration, not around it.
+    assert lab["vm3"] in vm2.check("getent ahostsv4 vm3.%s" % lab["domain"])
+
+
+def test_mx_of_the_domain_is_vm3(vm2, lab):
+    assert vm2.dig("+short", "MX", lab["domain"]).split() == ["10", "vm3.%s." % lab["domain"]]
+
+
+@pytest.mark.parametrize("name,address_key", [
+    ("vm1", "vm1"), ("vm2", "vm2"), ("vm3", "vm3"), ("vm3", "vm3_outside"),
+])
+def test_lab_hosts_have_a_and_ptr(vm2, lab, name, address_key):
+    fqdn = "%s.%s." % (name, lab["domain"])
+    assert lab[address_key] in vm2.dig("+short", "A", fqdn).split()
+    assert vm2.dig("+short", "-x", lab[address_key]).split() == [fqdn]
+
+
+def test_outsider_has_a_and_ptr(vm2, lab):
+    fqdn = "outsider.%s." % lab["other_domain"]
+    assert vm2.dig("+short", "A", fqdn).split() == [lab["outsider"]]
+    assert vm2.dig("+short", "-x", lab["outsider"]).split() == [fqdn]
+
+
+def test_stranger_has_no_ptr(vm2, lab):
+    answer = vm2.dig("-x", lab["stranger"])
+    assert "status: NXDOMAIN" in answer, answer
+
+
+def test_ghost_name_does_not_exist(vm2, lab):
+    assert "status: NXDOMAIN" in vm2.dig("A", "ghost.%s" % lab["other_domain"])
+
+
+def test_vm1_forwards_other_names(vm2):
+    answer = vm2.dig("A", "deb.debian.org")
+    assert "status: NOERROR" in answer and "ANSWER SECTION" in answer, answer
+
+
+def test_postfix_baseline_configuration(vm3, lab):
+    conf = dict(
+        line.split(" = ", 1) for line in vm3.check("postconf -n").splitlines() if " = " in line
+    )
+    assert conf["inet_interfaces"] == "all"
+    assert conf["myhostname"] == "vm3.%s" % lab["domain"]
+    assert lab["domain"] in conf["mydestination"].replace(",", " ").split()
+    assert conf["mynetworks"].replace(",", " ").split() == ["127.0.0.0/8", "198.51.100.0/25"]
+
+
+def test_mail_from_vm1_is_queued_and_delivered(vm1, vm3, lab):
+    subject = unique_subject("baseline")
+    result = vm1.smtp(
+        helo="vm1.%s" % lab["domain"], mail_from="root@vm1.%s" % lab["domain"],
+        rcpt_to=["root@vm3.%s" % lab["domain"]], data=True,
+        headers={"Subject": subject}, body="baseline delivery test\n",
+    )
+    assert result.get("error") is None, result
+    assert result["greeting"]["code"] == 220
+    assert result["helo"]["code"] == 250
+    assert result["mail"]["code"] == 250
+    assert [r["code"] for r in result["rcpt"]] == [250]
+    assert result["data_end"]["code"] == 250
+    assert result["data_end"]["enhanced"] == "2.0.0"
+    assert "queued as" in result["data_end"]["text"]
+    assert result["accepted"] and result["queue_id"]
+    mailbox = wait_for_mail(vm3, subject)
+    assert mailbox is not None, "message %s (queue id %s) never reached root's mailbox" % (subject, result["queue_id"])
+    message = message_in_mailbox(mailbox, subject)
+    assert "Return-Path: <root@vm1.%s>" % lab["domain"] in message, message
+
+
+def test_no_helo_is_accepted_at_baseline(vm2, lab):
+    """Step 2 of the lab: without smtpd_helo_required, MAIL FROM needs no HELO."""
+    result = vm2.smtp(greeting_command="none", mail_from="root@vm2.%s" % lab["domain"])
+    assert result["mail"]["code"] == 250, result
+    assert result["refused_at"] is None
