@@ -131,3 +131,66 @@ def message_in_mailbox(mailbox_text, subject):
         if "Subject: " + subject in message:
             return message
     return None
+
+
+class PlaybookRun:
+    """What one ansible-playbook run did: return code, per-host stats, failure messages."""
+
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        try:
+            self.data = json.loads(proc.stdout[proc.stdout.index("{"):])
+        except ValueError:
+            self.data = {"plays": [], "stats": {}}
+        self.stats = self.data.get("stats", {})
+
+    def changed(self, host=None):
+        hosts = [host] if host else list(self.stats)
+        return sum(self.stats.get(h, {}).get("changed", 0) for h in hosts)
+
+    def failed(self):
+        return any(s.get("failures") or s.get("unreachable") for s in self.stats.values())
+
+    def messages(self):
+        """Every failure message, as text (to assert that an error names the offending item)."""
+        out = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                for res in task.get("hosts", {}).values():
+                    if res.get("failed") or res.get("unreachable"):
+                        out.append(str(res.get("msg", "")) + " " + str(res.get("stderr", "")))
+        return "\n".join(out) + self.stderr
+
+    def changed_tasks(self, host):
+        return [task["task"]["name"] for play in self.data.get("plays", []) for task in play.get("tasks", [])
+                if task.get("hosts", {}).get(host, {}).get("changed")]
+
+    def __repr__(self):
+        return "PlaybookRun(rc=%s, stats=%s, messages=%s)" % (self.rc, self.stats, self.messages()[-3000:])
+
+
+def run_playbook(playbook, extra_vars=None, check=False, diff=False, limit=None, timeout=900):
+    """Run one of the collection's playbooks against this scenario's lab, as a user would."""
+    import subprocess
+
+    inventory = os.environ.get("MOLECULE_INVENTORY_FILE")
+    assert inventory, "MOLECULE_INVENTORY_FILE is not set: run these tests through molecule verify"
+    cmd = ["ansible-playbook", "-i", inventory, str(REPO / "playbooks" / playbook)]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if limit:
+        cmd += ["--limit", limit]
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CALLBACKS_ENABLED="",
+               ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+    return PlaybookRun(proc)
+
+
+def file_digest(host, path):
+    return host.check("sha256sum %s" % shlex.quote(path)).split()[0]
