@@ -89,7 +89,7 @@ yamllint: venv
 
 ansible-lint: collection
 	@echo "==> ansible-lint (production profile)"
-	@ansible-lint --offline -q
+	@ANSIBLE_HOME=$(CURDIR)/build/ansible-home ansible-lint --offline -q
 
 changelog-lint: venv
 	@echo "==> antsibull-changelog lint"
@@ -99,7 +99,7 @@ units: collection host-deps
 	@echo "==> unit tests"
 	@python -m pytest -q tests/unit
 
-sanity: collection
+sanity: collection host-deps
 	@echo "==> ansible-test sanity"
 	@scripts/ansible-test-sanity.sh
 
@@ -107,13 +107,13 @@ import: collection
 	@echo "==> ansible-galaxy collection build + galaxy-importer"
 	@scripts/galaxy-import.sh
 
-molecule: build collection images
+molecule: build collection $(if $(LAB_IMAGE),docker,images)
 	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<$(SCENARIOS)>"; exit 2; }
 	@scripts/lab-cleanup.sh
 	@echo "==> molecule test -s $(SCENARIO)"
-	@flock $(LAB_LOCK) env LAB_IMAGE=$${LAB_IMAGE:-$$(cat build/.lab-image)} molecule test -s $(SCENARIO)
+	@flock $(LAB_LOCK) env LAB_IMAGE=$(or $(LAB_IMAGE),$$(cat build/.lab-image)) molecule test -s $(SCENARIO)
 
-molecule-all: build collection images
+molecule-all: build collection $(if $(LAB_IMAGE),docker,images)
 	@for s in $(SCENARIOS); do $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; done
 
 clean:

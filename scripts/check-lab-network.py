@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Refuse a lab network that would clash with this machine's routes or Docker networks.
 
 Runs before anything is created (Molecule's dependency step and `make lab`).

@@ -7,8 +7,8 @@ command -v postconf >/dev/null 2>&1 || need+=(postfix)
 command -v named-checkzone >/dev/null 2>&1 || need+=(bind9-utils)
 command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
-command -v rsync >/dev/null 2>&1 || need+=(rsync)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
+command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ERROR: missing tools: ${need[*]} (install these Debian packages as root)" >&2

@@ -5,6 +5,7 @@ set -euo pipefail
 ids=$(docker ps -aq --filter label=ops535.lab=true)
 if [ -n "$ids" ]; then
   echo "==> removing lab containers left from an earlier run: $(docker ps -a --filter label=ops535.lab=true --format '{{.Names}}' | tr '\n' ' ')"
+  # shellcheck disable=SC2086 # one id per word
   docker rm -f $ids >/dev/null
 fi
 nets=$(docker network ls -q --filter label=ops535.lab=true)
@@ -12,5 +13,6 @@ for name in ${LAB_NET_NAME:-ops535-lab} ${LAB_OUTSIDE_NET_NAME:-ops535-outside};
   docker network inspect "$name" >/dev/null 2>&1 && nets="$nets $name"
 done
 if [ -n "${nets// /}" ]; then
+  # shellcheck disable=SC2086 # one name per word
   docker network rm $nets >/dev/null 2>&1 || true
 fi

@@ -163,7 +163,7 @@ def test_final_configuration(vm3):
     conf = dict(line.split(" = ", 1) for line in vm3.check("postconf -n").splitlines() if " = " in line)
 
     def items(name):
-        return [i for i in conf[name].replace(",", " ").split()]
+        return conf[name].replace(",", " ").split()
 
     assert conf["smtpd_helo_required"] == "yes"
     assert conf["smtpd_delay_reject"] == "no"
