@@ -141,7 +141,10 @@ class PlaybookRun:
         self.stdout = proc.stdout
         self.stderr = proc.stderr
         try:
-            self.data = json.loads(proc.stdout[proc.stdout.index("{"):])
+            # The json callback's document starts at a line holding "{"; notification
+            # callbacks (profile_tasks) may print around it.
+            start = 0 if proc.stdout.startswith("{") else proc.stdout.index("\n{\n") + 1
+            self.data = json.JSONDecoder().raw_decode(proc.stdout[start:])[0]
         except ValueError:
             self.data = {"plays": [], "stats": {}}
         self.stats = self.data.get("stats", {})
@@ -186,7 +189,7 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, limit=None,
         cmd.append("--diff")
     if limit:
         cmd += ["--limit", limit]
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_CALLBACKS_ENABLED="",
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     return PlaybookRun(proc)
