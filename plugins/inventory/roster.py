@@ -102,7 +102,7 @@ roster: roster.csv
 #   asmith,asmith.ops,198.51.100.11,198.51.100.12,198.51.100.13,NBB
 # gives the hosts jdoe-vm1 ... asmith-vm3, the groups lab_jdoe, lab_asmith, dns_servers,
 # clients and mail_servers, and the host variable section.
-
+---
 # my.roster.yml - load what can be loaded, warn about the rest, name hosts vm1.<domain>
 plugin: ops535.mail_security.roster
 roster: /srv/ops535/roster.csv
@@ -110,7 +110,7 @@ strict: false
 host_name_format: '{vm}.{domain}'
 ansible_user: ansible
 lab_vars:
-  lab_upstream_resolver: 198.51.100.254
+  lab_upstream_resolvers: [198.51.100.254]
 # group by an extra column (section -> section_NAA, section_NBB)
 keyed_groups:
   - key: section
