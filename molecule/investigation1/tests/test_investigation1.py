@@ -179,6 +179,7 @@ def test_final_configuration(vm3):
 
 
 def test_second_run_changes_nothing():
+    apply_step("all")
     run = apply_step("all")
     assert run.changed() == 0, run.changed_tasks("vm3")
 
