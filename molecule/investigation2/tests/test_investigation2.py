@@ -114,6 +114,8 @@ def test_dns_down_defers_outsiders_and_keeps_local_mail_flowing(vm1, vm2, vm3, o
 
 def test_missing_policy_binary_gives_4xx_and_the_role_reports_it(vm3, outsider, lab):
     vm3.check("mv %s %s.moved" % (POLICY_BINARY, POLICY_BINARY))
+    # Daemons already spawned keep serving their smtpd: end them (as a reboot or reload would).
+    vm3.run("pkill -u policyd-spf; postfix reload; sleep 1")
     try:
         result = outsider_mail(outsider, lab, "root@%s" % lab["other_domain"])
         assert result["refused_at"] == "rcpt", result
