@@ -58,12 +58,11 @@ build:
 # ---------------------------------------------------------------- the lab
 lab-up: build collection images
 	@scripts/check-lab-network.py
-	@running=$$(docker ps -q --filter label=ops535.lab=true --filter status=running | wc -l); \
-	if [ "$$running" -ne 5 ]; then \
-	  scripts/lab-cleanup.sh; molecule reset -s lab >/dev/null 2>&1 || true; \
-	fi
 	@echo "==> starting the lab containers"
-	@flock $(LAB_LOCK) env LAB_IMAGE=$$(cat build/.lab-image) molecule create -s lab
+	@flock $(LAB_LOCK) sh -c 'if [ "$$(docker ps -q --filter label=ops535.lab=true --filter status=running | wc -l)" -ne 5 ]; then \
+	  scripts/lab-cleanup.sh; molecule reset -s lab >/dev/null 2>&1 || true; fi; \
+	  LAB_IMAGE=$$(cat build/.lab-image) molecule create -s lab'
+
 
 lab: lab-up
 	@echo "==> applying the baseline and the investigation playbooks"
@@ -74,8 +73,8 @@ lab-shell:
 	@docker exec -it $(HOST) bash -l
 
 lab-down: collection
-	@flock $(LAB_LOCK) molecule destroy -s lab || true
-	@scripts/lab-cleanup.sh
+	@flock $(LAB_LOCK) sh -c 'molecule destroy -s lab || true; scripts/lab-cleanup.sh'
+
 
 # ---------------------------------------------------------------- tests
 test: lint units sanity import molecule-all
@@ -109,9 +108,9 @@ import: collection
 
 molecule: build collection $(if $(LAB_IMAGE),docker,images)
 	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<$(SCENARIOS)>"; exit 2; }
-	@scripts/lab-cleanup.sh
 	@echo "==> molecule test -s $(SCENARIO)"
-	@flock $(LAB_LOCK) env LAB_IMAGE=$(or $(LAB_IMAGE),$$(cat build/.lab-image)) molecule test -s $(SCENARIO)
+	@flock $(LAB_LOCK) sh -c 'scripts/lab-cleanup.sh && LAB_IMAGE=$(or $(LAB_IMAGE),$$(cat build/.lab-image)) molecule test -s $(SCENARIO)'
+
 
 molecule-all: build collection $(if $(LAB_IMAGE),docker,images)
 	@for s in $(SCENARIOS); do $(MAKE) --no-print-directory molecule SCENARIO=$$s || exit 1; done
