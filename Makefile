@@ -20,13 +20,14 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
 
-.PHONY: help venv collection host-deps docker images lab lab-up lab-down lab-shell \
+.PHONY: help venv collection host-deps docker images lab lab-up lab-down lab-shell grade \
         test lint yamllint ansible-lint units sanity import changelog-lint molecule molecule-all clean
 
 help:
 	@echo "make lab                 build images, start the lab, apply the playbooks, leave it running"
 	@echo "make lab-shell HOST=vm2  a shell on a lab host (vm1 vm2 vm3 stranger outsider)"
 	@echo "make lab-down            tear the lab down"
+	@echo "make grade INVENTORY=f   verify every lab of an inventory (e.g. a class roster) over SMTP"
 	@echo "make test                lint, unit tests, sanity, galaxy-importer, every Molecule scenario"
 	@echo "make molecule SCENARIO=x one Molecule scenario ($(SCENARIOS))"
 
@@ -68,6 +69,10 @@ lab: lab-up
 	@echo "==> applying the baseline and the investigation playbooks"
 	@flock $(LAB_LOCK) env LAB_IMAGE=$$(cat build/.lab-image) molecule converge -s lab
 	@scripts/lab-instructions.sh
+
+grade: collection
+	@test -n "$(INVENTORY)" || { echo "usage: make grade INVENTORY=inventory/class/roster.yml"; exit 2; }
+	ansible-playbook -i $(INVENTORY) playbooks/verify.yml $(ARGS)
 
 lab-shell:
 	@docker exec -it $(HOST) bash -l
