@@ -38,7 +38,7 @@ description:
   - The record texts are checked before anything happens (the version tag, known mechanisms and
     modifiers, qualifiers, IPv4/IPv6 networks, and at most 10 DNS-querying terms).
 author:
-  - OPS535 mail security maintainers
+  - OPS535 mail security maintainers (@ops535)
 requirements:
   - dnspython (Debian C(python3-dnspython), EL C(python3-dns)) on the managed host
   - BIND's C(named-checkzone), C(named-checkconf) and C(rndc) on the managed host
@@ -170,7 +170,9 @@ attributes:
     support: full
     description: The diff is the whole file text before and after.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the BIND server that holds the zone file.
 notes:
   - The records are TXT records; the obsolete SPF record type (99) is never written.
   - Each TXT string holds at most 255 octets; longer record texts are split into several quoted
