@@ -13,6 +13,7 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/ops535/mail_security
 LAB_LOCK := /tmp/ops535-lab.lock
 SCENARIOS ?= $(sort $(filter-out lab,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 HOST ?= vm3
+FORKS ?= 50
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
@@ -72,7 +73,7 @@ lab: lab-up
 
 grade: collection
 	@test -n "$(INVENTORY)" || { echo "usage: make grade INVENTORY=inventory/class/roster.yml"; exit 2; }
-	ansible-playbook -i $(INVENTORY) playbooks/verify.yml $(ARGS)
+	ANSIBLE_PIPELINING=true ansible-playbook -i $(INVENTORY) -f $(FORKS) playbooks/verify.yml $(ARGS)
 
 lab-shell:
 	@docker exec -it $(HOST) bash -l
