@@ -34,9 +34,9 @@ OFFLINE_ENV = dict(os.environ, http_proxy="http://127.0.0.1:9", https_proxy="htt
 
 
 def run(args, **kwargs):
-    kwargs.setdefault('check', False)
+    check = kwargs.pop('check', False)
     return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          env=OFFLINE_ENV, timeout=120, **kwargs)
+                          env=OFFLINE_ENV, timeout=120, check=check, **kwargs)
 
 
 @pytest.fixture(scope="module")
