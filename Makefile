@@ -61,8 +61,8 @@ build:
 	@mkdir -p build
 
 # ---------------------------------------------------------------- the lab
+# Molecule's dependency step runs scripts/check-lab-network.py after the clean-up, before creating anything.
 lab-up: build collection images
-	@scripts/check-lab-network.py
 	@echo "==> starting the lab containers"
 	@flock $(LAB_LOCK) sh -c 'if [ "$$(docker ps -q --filter label=ops535.lab=true --filter status=running | wc -l)" -ne 5 ]; then \
 	  scripts/lab-cleanup.sh; molecule reset -s lab >/dev/null 2>&1 || true; fi; \

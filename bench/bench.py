@@ -48,7 +48,7 @@ OUT = os.path.abspath(os.environ.get('BENCH_DIR') or os.path.join(ROOT, 'build',
 REPEAT = int(os.environ.get('BENCH_REPEAT') or 3)
 CLASS_SIZES = [int(n) for n in (os.environ.get('BENCH_CLASS_SIZES') or '1 5 10').split()]
 VERIFY_SIZES = [int(n) for n in (os.environ.get('BENCH_VERIFY_SIZES') or '1 10').split()]
-RERUN_SIZES = [int(n) for n in (os.environ.get('BENCH_RERUN_SIZES') or '1 10').split()]
+RERUN_SIZES = [int(n) for n in (os.environ.get('BENCH_RERUN_SIZES') or '').split()]
 VMS = ('vm1', 'vm2', 'vm3')
 PAGE = os.sysconf('SC_PAGE_SIZE')
 CORES = len(os.sched_getaffinity(0))
@@ -339,7 +339,7 @@ class Runner(object):
         })
 
     def run(self, label, playbook, inventory, limit=None, forks=5, check=False, extra_vars=None,
-            memory=False, expect_rc=(0,)):
+            memory=False, expect_rc=(0,), env_extra=None):
         self.count += 1
         slug = '%02d-%s' % (self.count, ''.join(c if c.isalnum() else '-' for c in label).strip('-'))
         record = os.path.join(self.logs, slug + '.record.json')
@@ -355,7 +355,7 @@ class Runner(object):
             cmd += ['--check']
         for key, value in sorted((extra_vars or {}).items()):
             cmd += ['-e', '%s=%s' % (key, value)]
-        env = dict(self.env, BENCH_RECORD=record, BENCH_EXEC_LOG=execs)
+        env = dict(self.env, BENCH_RECORD=record, BENCH_EXEC_LOG=execs, **(env_extra or {}))
         with open(logfile, 'w') as out:
             out.write('# %s\n' % ' '.join(cmd))
             out.flush()
@@ -674,6 +674,25 @@ def phase_single():
             our_rerun.append(runner.run('investigation1.yml re-run #%d' % (i + 1),
                                         os.path.join(playbooks, 'investigation1.yml'), inventory,
                                         limit=group % our_lab['student'], forks=3))
+        # The same re-runs with two settings a user can make without touching the roles: facts cached
+        # between runs (gathering=smart, jsonfile cache) and the interpreter given (no discovery).
+        tuned_env = {'ANSIBLE_GATHERING': 'smart', 'ANSIBLE_CACHE_PLUGIN': 'ansible.builtin.jsonfile',
+                     'ANSIBLE_CACHE_PLUGIN_CONNECTION': os.path.join(OUT, 'single', 'facts'),
+                     'ANSIBLE_CACHE_PLUGIN_TIMEOUT': '86400'}
+        tuned_vars = {'ansible_python_interpreter': '/usr/bin/python3'}
+        runner.run('investigation1.yml warm the fact cache', os.path.join(playbooks, 'investigation1.yml'), inventory,
+                   limit=group % our_lab['student'], forks=3, env_extra=tuned_env, extra_vars=tuned_vars)
+        hw_tuned, our_tuned = [], []
+        for i in range(REPEAT):
+            hw_tuned.append(runner.run('hand-written re-run tuned #%d' % (i + 1), handwritten, inventory,
+                                       limit=group % hw_lab['student'], forks=3, env_extra=tuned_env,
+                                       extra_vars=tuned_vars))
+            our_tuned.append(runner.run('investigation1.yml re-run tuned #%d' % (i + 1),
+                                        os.path.join(playbooks, 'investigation1.yml'), inventory,
+                                        limit=group % our_lab['student'], forks=3, env_extra=tuned_env,
+                                        extra_vars=tuned_vars))
+        res['handwritten_rerun_tuned'] = summarise(hw_tuned)
+        res['inv1_rerun_tuned'] = summarise(our_tuned)
         res['handwritten_fresh'] = summarise(hw_fresh)
         res['inv1_fresh'] = summarise(our_fresh)
         res['handwritten_rerun'] = summarise(hw_rerun)
@@ -689,11 +708,14 @@ def exec_floor(container, samples=15):
     result = {'samples': samples}
     for name, argv in (('true', ['true']), ('python3', ['python3', '-c', 'pass'])):
         times = []
+        cpu_before = machine_cpu()
         for _i in range(samples):
             begin = time.time()
             docker('exec', '-i', container, *argv)
             times.append(time.time() - begin)
         result[name] = round(statistics.median(times), 3)
+        # CPU of the whole machine per call: docker CLI, dockerd, containerd, runc, the command
+        result[name + '_cpu'] = round((machine_cpu() - cpu_before) / samples, 3)
     return result
 
 
@@ -774,6 +796,8 @@ def report():
                 ('site.yml --check', 'site_check'), ('verify.yml', 'verify'),
                 ('hand-written inv. 1 fresh', 'handwritten_fresh'), ('investigation1.yml fresh', 'inv1_fresh'),
                 ('hand-written inv. 1 re-run', 'handwritten_rerun'), ('investigation1.yml re-run', 'inv1_rerun')]
+        if 'inv1_rerun_tuned' in single:
+            rows += [('  the same, facts cached (1)', 'handwritten_rerun_tuned'), ('  the same, facts cached (1)', 'inv1_rerun_tuned')]
         for title, key in rows:
             s = single[key]
             out('%-30s %8s %8s %8s  %-12s %-12s %-12s %s' % (
@@ -781,12 +805,13 @@ def report():
                 per_vm(s['tasks_per_host']), per_vm(s['on_host_per_host']), per_vm(s['execs_per_host']),
                 '/'.join(str(c) for c in s['changed_all'])))
         out('(wall: the whole ansible-playbook process; tasks: first task to the end; start: Python, '
-            'inventory and playbook loading. Investigation 1 rows: vm3 only.)')
+            'inventory and playbook loading. Investigation 1 rows: vm3 only. (1): gathering=smart with a jsonfile '
+            'fact cache and ansible_python_interpreter set - settings, not role changes)')
         out('all walls: ' + '; '.join('%s %s' % (key, s_list(single[key]['wall_all'])) for _t, key in rows))
         out('')
         out('WHERE THE TIME GOES (one run; seconds of the task sequence: a task lasts until its slowest host is done)')
         out('%-30s %14s %14s %14s %14s %8s' % ('run', 'facts', 'on-host', 'controller', 'skipped', 'between'))
-        for title, key in rows[:3] + rows[6:]:
+        for title, key in rows[:3] + rows[6:8]:
             kinds = single[key]['detail'][0].get('time_by_kind')
             if not kinds:
                 continue
@@ -798,8 +823,9 @@ def report():
             'callbacks between tasks)')
         floor = single.get('exec_floor')
         if floor:
-            out('one round trip, at least: docker exec of a no-op %.3f s, of python3 -c pass %.3f s (median of %d)'
-                % (floor['true'], floor['python3'], floor['samples']))
+            values = (floor['true'], floor.get('true_cpu', 0), floor['python3'], floor.get('python3_cpu', 0), floor['samples'])
+            out('one round trip, at least: docker exec of a no-op %.3f s (%.3f s of CPU), of python3 -c pass %.3f s '
+                '(%.3f s of CPU); median of %d' % values)
         eq = single.get('main_cf_equal') or {}
         out('hand-written and investigation1.yml leave the same main.cf settings: %s%s'
             % ('yes' if eq.get('equal') else 'NO', '' if eq.get('equal') else ' %s' % eq.get('differ')))
@@ -815,6 +841,10 @@ def report():
                                 % (single['inv1_rerun']['wall_median'], single['handwritten_rerun']['wall_median'],
                                    play_ratio, single['inv1_rerun']['play_median'],
                                    single['handwritten_rerun']['play_median'])})
+        if 'inv1_rerun_tuned' in single:
+            tuned = single['inv1_rerun_tuned']['wall_median'] / single['handwritten_rerun_tuned']['wall_median']
+            targets[-1]['note'] += '; both with facts cached and the interpreter set: %.2f x (%.1f s vs %.1f s)' % (
+                tuned, single['inv1_rerun_tuned']['wall_median'], single['handwritten_rerun_tuned']['wall_median'])
 
         rerun = single['site_rerun']['detail'][0]
         out('')
@@ -870,6 +900,13 @@ def report():
                 fmt(data['rerun']['wall_seconds']) if 'rerun' in data else '-',
                 fmt(data['verify']['wall_seconds']) if 'verify' in data else '-'))
             prev = (data['labs'], wall)
+        for data in classes:
+            cpu = data['site'].get('cpu') or {}
+            if cpu:
+                out('  %2d labs: controller CPU %.0f s (%.1f s per lab), the rest of the machine %.0f s (%.1f s per lab); '
+                    'the controller alone needs >= %.0f s of wall time on %d cores'
+                    % (data['labs'], cpu['controller_seconds'], cpu['controller_seconds'] / data['labs'],
+                       cpu['other_seconds'], cpu['other_seconds'] / data['labs'], cpu['controller_seconds'] / CORES, CORES))
         if len(classes) > 1:
             xs = [d['labs'] for d in classes]
             ys = [d['site']['wall_seconds'] for d in classes]

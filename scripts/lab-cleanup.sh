@@ -2,13 +2,14 @@
 # Remove lab containers and networks left by an earlier run (stopped containers survive
 # an engine restart), so a new lab never fails on a name or subnet clash.
 set -euo pipefail
-ids=$(docker ps -aq --filter label=ops535.lab=true)
+# Benchmark labs (bench/) carry their own label and use the same address range.
+ids=$(docker ps -aq --filter label=ops535.lab=true; docker ps -aq --filter label=ops535.bench=true)
 if [ -n "$ids" ]; then
-  echo "==> removing lab containers left from an earlier run: $(docker ps -a --filter label=ops535.lab=true --format '{{.Names}}' | tr '\n' ' ')"
+  echo "==> removing lab containers left from an earlier run"
   # shellcheck disable=SC2086 # one id per word
   docker rm -f $ids >/dev/null
 fi
-nets=$(docker network ls -q --filter label=ops535.lab=true)
+nets=$(docker network ls -q --filter label=ops535.lab=true; docker network ls -q --filter label=ops535.bench=true)
 for name in ${LAB_NET_NAME:-ops535-lab} ${LAB_OUTSIDE_NET_NAME:-ops535-outside}; do
   docker network inspect "$name" >/dev/null 2>&1 && nets="$nets $name"
 done
