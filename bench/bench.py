@@ -21,6 +21,7 @@ every ansible-playbook run (with ansible.posix.profile_tasks) in build/bench/log
 
 Environment: LAB_IMAGE (default: build/.lab-image), BENCH_REPEAT (runs per measurement,
 default 3), BENCH_CLASS_SIZES (default "1 5 10"), BENCH_VERIFY_SIZES (default "1 10"),
+BENCH_RERUN_SIZES (class sizes that also get a no-change re-run of site.yml; default none),
 BENCH_DIR (default build/bench).
 """
 
@@ -797,7 +798,8 @@ def report():
                 ('hand-written inv. 1 fresh', 'handwritten_fresh'), ('investigation1.yml fresh', 'inv1_fresh'),
                 ('hand-written inv. 1 re-run', 'handwritten_rerun'), ('investigation1.yml re-run', 'inv1_rerun')]
         if 'inv1_rerun_tuned' in single:
-            rows += [('  the same, facts cached (1)', 'handwritten_rerun_tuned'), ('  the same, facts cached (1)', 'inv1_rerun_tuned')]
+            rows += [('hand-written re-run tuned (1)', 'handwritten_rerun_tuned'),
+                     ('inv. 1 re-run, tuned (1)', 'inv1_rerun_tuned')]
         for title, key in rows:
             s = single[key]
             out('%-30s %8s %8s %8s  %-12s %-12s %-12s %s' % (
@@ -811,7 +813,7 @@ def report():
         out('')
         out('WHERE THE TIME GOES (one run; seconds of the task sequence: a task lasts until its slowest host is done)')
         out('%-30s %14s %14s %14s %14s %8s' % ('run', 'facts', 'on-host', 'controller', 'skipped', 'between'))
-        for title, key in rows[:3] + rows[6:8]:
+        for title, key in rows[:3] + rows[6:]:
             kinds = single[key]['detail'][0].get('time_by_kind')
             if not kinds:
                 continue

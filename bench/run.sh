@@ -11,6 +11,7 @@
 # Needs: the venv and build/collections (make collection), the lab image (make images, which
 # writes build/.lab-image; or LAB_IMAGE), a running Docker engine.
 # Environment: BENCH_REPEAT (default 3), BENCH_CLASS_SIZES, BENCH_VERIFY_SIZES (default "1 10"),
+# BENCH_RERUN_SIZES (class sizes that also get a no-change re-run; default none),
 # BENCH_PHASES (default "single class"), LAB_LOCK (default /tmp/ops535-lab.lock).
 set -euo pipefail
 
