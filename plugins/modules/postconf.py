@@ -546,7 +546,8 @@ def main():
 
     postconf_bin = module.get_bin_path('postconf')
     if not postconf_bin:
-        module.fail_json(msg='postconf not found on this host (looked in PATH and %s): install Postfix first'
+        module.fail_json(msg='postconf not found on this host (looked in PATH and %s): Postfix is not installed; '
+                         'install the postfix package and start Postfix first'
                          % ', '.join(SBIN_DIRS), **result)
     if not os.path.isdir(config_dir):
         module.fail_json(msg='config_dir %s is not a directory' % config_dir, **result)
