@@ -78,6 +78,41 @@ options:
       - Keep a timestamped copy of the previous file when it changes.
     type: bool
     default: false
+  service_user:
+    description:
+      - The user Postfix runs the daemon as (C(user=) of the master.cf service). It must exist: the task fails
+        before anything is written when it does not (Postfix could not start the daemon as that user).
+      - Required by O(verify).
+    type: str
+  verify:
+    description:
+      - Prove that the policy service works, as Postfix would start it, in the same task.
+      - After the file is written (or found unchanged), the module runs, as O(service_user), a shell that checks
+        the user can read the file and then executes the daemon, feeds it one policy request and expects an
+        C(action=...) answer that is not a mock's. Anything else fails the task with
+        C(the policy service is broken) and what is wrong (missing binary, unreadable or unparsable file, mock
+        answers, timeout).
+      - The request should need no DNS, for example a client address in C(skip_addresses).
+      - Read-only, so it runs in check mode too (against the file as it is). Ignored with O(validate_only=true).
+    type: dict
+    suboptions:
+      binary:
+        description: The daemon (C(argv=) of the master.cf service).
+        type: path
+        required: true
+      request:
+        description: The attributes of the policy request (name to value), as Postfix would send them.
+        type: dict
+        required: true
+      timeout:
+        description: Seconds to wait for the answer.
+        type: int
+        default: 60
+      packages:
+        description: The packages that hold the daemon, named in the advice when the binary is missing.
+        type: list
+        elements: str
+        default: []
 extends_documentation_fragment:
   - ansible.builtin.files
   - ansible.builtin.action_common_attributes
@@ -163,6 +198,11 @@ changed_options:
   type: list
   elements: str
   sample: ["TempError_Defer"]
+verdict:
+  description: The daemon's answer to the request (its C(action=) line).
+  returned: when O(verify) was given and the daemon answered
+  type: str
+  sample: action=prepend Received-SPF: None (mailfrom) identity=mailfrom; client-ip=127.0.0.1
 backup_file:
   description: Name of the backup file.
   returned: when O(backup=true) and the file changed
@@ -171,10 +211,18 @@ backup_file:
 """
 
 import os
+import pwd
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.ops535.mail_security.plugins.module_utils.policyd_spf_daemon import (
+    ask,
+    answer_action,
+    broken_reason,
+    daemon_argv,
+    request_text,
+)
 from ansible_collections.ops535.mail_security.plugins.module_utils.policyd_spf_options import (
     PolicydSpfOptionError,
     changed_option_names,
@@ -232,6 +280,34 @@ def write_file(module, path, content):
     module.atomic_move(tmp, path)
 
 
+def check_user(module, user, result):
+    """Refuse, before anything is written, a service user that does not exist."""
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        module.fail_json(msg='the service user {0} does not exist on this host: Postfix could not start the policy '
+                             'daemon as that user. Create it first; nothing was written.'.format(user), **result)
+
+
+def verify_daemon(module, path, user, verify, result):
+    """Ask the daemon for a verdict as Postfix would start it; fail saying what is wrong."""
+    runuser = module.get_bin_path('runuser')
+    if not runuser:
+        module.fail_json(msg='runuser not found: the policy service cannot be checked as {0}'.format(user), **result)
+    argv = daemon_argv(runuser, user, path, verify['binary'])
+    try:
+        rc, out, err = ask(argv, request_text(verify['request']), verify['timeout'])
+    except OSError as exc:
+        rc, out, err = 127, '', 'failed to execute {0}: {1}'.format(runuser, to_native(exc))
+    reason = broken_reason(rc, out, err, path, verify['timeout'], verify['packages'])
+    if reason:
+        module.fail_json(msg='the policy service is broken: {0} run as {1} (as master.cf starts it) {2}While the '
+                             'daemon does not answer, Postfix replies 451 4.3.5 to every recipient that reaches '
+                             'check_policy_service.'.format(verify['binary'], user, reason),
+                         verify_rc=rc, verify_stdout=out, verify_stderr=err, **result)
+    result['verdict'] = answer_action(out)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -241,8 +317,16 @@ def main():
             fallback_version=dict(type='str'),
             validate_only=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
+            service_user=dict(type='str'),
+            verify=dict(type='dict', options=dict(
+                binary=dict(type='path', required=True),
+                request=dict(type='dict', required=True),
+                timeout=dict(type='int', default=60),
+                packages=dict(type='list', elements='str', default=[]),
+            )),
         ),
         required_if=[('validate_only', False, ('path',))],
+        required_by=dict(verify=('service_user',)),
         add_file_common_args=True,
         supports_check_mode=True,
     )
@@ -280,6 +364,12 @@ def main():
     path = params['path']
     result['path'] = path
     content = render_config(rendered, family)
+    verify = params['verify']
+    if verify and verify['timeout'] <= 0:
+        module.fail_json(msg='verify.timeout must be a positive number of seconds, got {0}'.format(verify['timeout']),
+                         **result)
+    if params['service_user']:
+        check_user(module, params['service_user'], result)
 
     exists = os.path.lexists(path)
     if exists and not os.path.isfile(path):
@@ -310,6 +400,8 @@ def main():
         # owner/group/mode/SELinux attributes, when given (check mode aware)
         changed = module.set_fs_attributes_if_different(module.load_file_common_arguments(params), changed)
     result['changed'] = changed
+    if verify:
+        verify_daemon(module, path, params['service_user'], verify, result)
     module.exit_json(**result)
 
 

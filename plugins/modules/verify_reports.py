@@ -17,7 +17,7 @@ description:
   - Takes the per-lab results of C(playbooks/verify.yml) (made by the C(ops535.mail_security.verify_evaluate)
     filter) and writes, on the controller, three reports per lab (C(labs/LAB.json), C(labs/LAB.md),
     C(labs/LAB.xml)) and three for the whole class (C(report.json), C(report.md), C(junit.xml)).
-  - Runs in the controller process (an action plugin): one task writes every file of a class, where a
+  - Runs in the controller process (an action plugin). One task writes every file of a class, where a
     C(copy) task per file would run a module per file.
   - Each file is replaced atomically, and only when its content differs.
   - The reports are the output of a verification, so they are written in check mode too.

@@ -369,3 +369,98 @@ def test_installed_version_wins_over_fallback(capsys, conf, fake_tools):
     fake_tools(dpkg=(0, 'ii  3.1.0-1', ''))
     result = run(capsys, args_for(conf, version=None, fallback_version='3.0.4'))
     assert (result['version'], result['version_source'], result['option_set']) == ('3.1.0-1', 'dpkg', '3.1')
+
+
+# ---------------------------------------------------------------- verify: the daemon as Postfix starts it
+# runuser stand-in: drops "-u USER --" and runs the rest as the current user.
+FAKE_RUNUSER = '#!/bin/sh\n[ "$1" = -u ] && shift 2\n[ "$1" = -- ] && shift\nexec "$@"\n'
+REQUEST = {'request': 'smtpd_access_policy', 'protocol_state': 'RCPT', 'client_address': '127.0.0.1',
+           'sender': 'postmaster@localhost', 'recipient': 'postmaster@localhost'}
+DAEMONS = {
+    # reads the request up to the empty line, answers like policyd-spf for a skipped address
+    'good': 'while read -r line && [ -n "$line" ]; do echo "$line" >> "$0.request"; done\n'
+            'echo "action=prepend X-Comment: SPF skipped for whitelisted relay - client-ip=127.0.0.1"\necho\n',
+    'mock': 'cat >/dev/null\necho "action=prepend X-Comment: mock header field"\necho\n',
+    'silent-exit-1': 'exit 1\n',
+    'garbage': 'echo "hello"\n',
+    'hangs': 'sleep 30\n',
+}
+
+
+@pytest.fixture
+def daemon(tmp_path, monkeypatch):
+    tools = tmp_path / 'tools'
+    tools.mkdir()
+    runuser = tools / 'runuser'
+    runuser.write_text(FAKE_RUNUSER)
+    runuser.chmod(0o755)
+    monkeypatch.setenv('PATH', '%s:%s' % (tools, os.environ['PATH']))
+
+    def make(kind):
+        binary = tools / ('policyd-spf-' + kind)
+        binary.write_text('#!/bin/sh\n' + DAEMONS[kind])
+        binary.chmod(0o755)
+        return binary
+    return make
+
+
+def verify_args(conf, binary, user='root', timeout=20):
+    return args_for(conf, service_user=user, verify=dict(binary=str(binary), request=REQUEST, timeout=timeout,
+                                                           packages=['postfix-policyd-spf-python']))
+
+
+def test_verify_returns_the_verdict_and_sends_the_request(capsys, conf, daemon):
+    binary = daemon('good')
+    result = run(capsys, verify_args(conf, binary))
+    assert not result.get('failed'), result
+    assert result['changed'] and result['verdict'].startswith('action=prepend X-Comment: SPF skipped')
+    sent = (binary.parent / (binary.name + '.request')).read_text().splitlines()
+    assert sent[0] == 'request=smtpd_access_policy' and 'client_address=127.0.0.1' in sent
+
+
+def test_verify_runs_in_check_mode_without_writing(capsys, conf, daemon):
+    conf.write_text(DEBIAN_SHIPPED)
+    result = run(capsys, verify_args(conf, daemon('good')), check_mode=True)
+    assert result['changed'] and result['verdict'].startswith('action=')
+    assert conf.read_text() == DEBIAN_SHIPPED
+
+
+@pytest.mark.parametrize('kind, words', [
+    ('mock', 'answers as a mock (is there a Mock line in'),
+    ('silent-exit-1', 'The daemon exits 1 without a word when it cannot read or parse'),
+    ('garbage', "did not answer action=... (rc=0, stdout='hello'"),
+    ('missing', 'Is the binary missing or not executable? Reinstall postfix-policyd-spf-python.'),
+])
+def test_a_broken_policy_service_fails_saying_what_is_wrong(capsys, conf, daemon, kind, words):
+    binary = daemon('good').parent / 'policyd-spf-absent' if kind == 'missing' else daemon(kind)
+    result = run(capsys, verify_args(conf, binary))
+    assert result['failed'], result
+    assert result['msg'].startswith('the policy service is broken: %s run as root (as master.cf starts it)' % binary)
+    assert words in result['msg'], result['msg']
+    assert 'Postfix replies 451 4.3.5' in result['msg']
+
+
+def test_a_daemon_that_does_not_answer_times_out(capsys, conf, daemon):
+    result = run(capsys, verify_args(conf, daemon('hangs'), timeout=1))
+    assert result['failed'] and 'gave no answer within 1 s' in result['msg'], result
+
+
+def test_a_missing_service_user_is_refused_before_anything_is_written(capsys, conf, daemon):
+    result = run(capsys, verify_args(conf, daemon('good'), user='no-such-user-ops535'))
+    assert result['failed']
+    assert 'the service user no-such-user-ops535 does not exist' in result['msg'] and 'nothing was written' in result['msg']
+    assert not conf.exists()
+
+
+def test_verify_needs_the_service_user(capsys, conf, daemon):
+    args = verify_args(conf, daemon('good'))
+    del args['service_user']
+    result = run(capsys, args)
+    assert result['failed'] and 'service_user' in result['msg'], result
+
+
+def test_unreadable_configuration_is_named():
+    from ansible_collections.ops535.mail_security.plugins.module_utils import policyd_spf_daemon as d
+    reason = d.broken_reason(d.UNREADABLE_RC, '', '', '/etc/p.conf', 60, ['pkg'])
+    assert reason.startswith('cannot read /etc/p.conf (the daemon then runs on its built-in defaults')
+    assert d.broken_reason(0, 'action=dunno\n\n', '', '/etc/p.conf', 60, []) is None
