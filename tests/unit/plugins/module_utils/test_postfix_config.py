@@ -645,7 +645,8 @@ class TestPlannerRealPostconf:
             planner.plan(parameters={'smtpd_client_restrictions': 'check_client_access hash:%s, permit' % access})
         assert '%s.db does not exist (run postmap hash:%s' % (access, access) in str(exc.value)
         postmap = shutil.which('postmap') or '/usr/sbin/postmap'
-        subprocess.check_call([postmap, 'hash:%s' % access])
+        # the test config dir, not /etc/postfix (a host Postfix installed with "No configuration" has no main.cf)
+        subprocess.check_call([postmap, '-c', planner.config_dir, 'hash:%s' % access])
         planner.plan(parameters={'smtpd_client_restrictions': 'check_client_access hash:%s, permit' % access})
         planner.plan(parameters={'smtpd_client_restrictions': 'check_client_access proxy:hash:%s, permit' % access})
         with pytest.raises(PostfixConfigError, match='create it first'):
