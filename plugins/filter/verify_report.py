@@ -7,6 +7,7 @@ where, how each reply compares with what the lab expects, and the reports.
 
 verify_lab       - a mail server's lab: its name and its vm1/vm2/stranger/outsider hosts
 verify_plan      - the probe matrix (playbooks/vars/verify_checks.yml) for one lab at its stage
+verify_batches   - the plan's probes grouped by the client they run from (one smtp_probe run each)
 verify_evaluate  - smtp_probe results and the mailbox search of one lab -> PASS/FAIL/NOT RUN
 verify_report    - one lab or the class, as data (json), markdown, junit or a text table
 """
@@ -288,6 +289,44 @@ def verify_plan(checks, lab, stage=None, step=None, stage_order=None, stage_alia
     return plan
 
 
+# ---------------------------------------------------------------------------- verify_batches
+def verify_batches(plan):
+    """The probes to run, one batch per client host, in plan order: one smtp_probe run each."""
+    batches = []
+    by_host = {}
+    for entry in plan or []:
+        if not entry.get('run'):
+            continue
+        host = entry.get('client_host')
+        if host not in by_host:
+            by_host[host] = {'client_host': host, 'client': entry.get('client'), 'ids': [], 'dialogues': []}
+            batches.append(by_host[host])
+        batch = by_host[host]
+        batch['ids'].append(entry['id'])
+        batch['dialogues'].append(dict(entry['params'], id=entry['id']))
+    return batches
+
+
+def probe_results_by_id(probe_results):
+    """smtp_probe results by plan id: from a loop over plan entries, or over verify_batches."""
+    results = {}
+    for res in probe_results or []:
+        item = res.get('item') or {}
+        if not isinstance(item, dict):
+            continue
+        if 'ids' in item:
+            if 'dialogues' not in res:
+                # the batch never ran its dialogues (client unreachable, refused input): its result stands for each
+                results.update((_text(check_id), res) for check_id in item['ids'])
+                continue
+            for dialogue in res['dialogues'] or []:
+                if isinstance(dialogue, dict) and dialogue.get('id') is not None:
+                    results[_text(dialogue['id'])] = dialogue
+        elif item.get('id') is not None:
+            results[_text(item['id'])] = res
+    return results
+
+
 # ---------------------------------------------------------------------------- verify_evaluate
 def parse_mailbox(output):
     """The mailbox search's output: {'mailbox': path, 'messages': {subject: header block}}."""
@@ -464,11 +503,7 @@ def verify_evaluate(plan, probe_results, mailbox_result=None, lab=None, check_mo
     ``error`` (the lab could not be planned, e.g. an unknown lab_stage) makes the lab fail with
     that reason.
     """
-    results = {}
-    for res in probe_results or []:
-        item = res.get('item') or {}
-        if isinstance(item, dict) and item.get('id') is not None:
-            results[_text(item['id'])] = res
+    results = probe_results_by_id(probe_results)
     mailbox = {'mailbox': None, 'messages': {}}
     if isinstance(mailbox_result, dict) and not mailbox_result.get('skipped'):
         if mailbox_result.get('unreachable') or mailbox_result.get('rc', 0) != 0 or mailbox_result.get('failed'):
@@ -687,6 +722,7 @@ class FilterModule(object):
         return {
             'verify_lab': verify_lab,
             'verify_plan': verify_plan,
+            'verify_batches': verify_batches,
             'verify_evaluate': verify_evaluate,
             'verify_report': verify_report,
         }

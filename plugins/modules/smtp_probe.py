@@ -37,8 +37,8 @@ options:
   host:
     description:
       - Name or address of the SMTP server.
+      - Required unless O(dialogues) is given.
     type: str
-    required: true
   port:
     description:
       - TCP port of the SMTP server.
@@ -107,6 +107,16 @@ options:
       - Seconds to wait for each reply (the whole reply, also a multi-line one).
     type: float
     default: 30
+  dialogues:
+    description:
+      - Several dialogues from the same host in one task (one module run), held one after the other.
+      - Each element takes the options above (O(host) required in each; the others with the same
+        defaults) and an optional C(id), returned with its result.
+      - Mutually exclusive with O(host). A dialogue that cannot be held (no connection, a timeout)
+        is reported in its own result (C(failed), C(msg), C(failed_stage)) and does not stop the
+        others; the task then fails after all of them, naming the ones that failed.
+    type: list
+    elements: dict
 attributes:
   check_mode:
     support: full
@@ -350,6 +360,18 @@ failed_stage:
   returned: failure
   type: str
   sample: connect
+dialogues:
+  description:
+    - With O(dialogues), one result per dialogue, in order, each with the keys above, its C(id), and
+      C(failed) and C(msg) when it could not be held. The top-level keys above are then not returned.
+  returned: when O(dialogues) is given
+  type: list
+  elements: dict
+  sample:
+    - id: helo-required
+      refused_at: mail
+      accepted: false
+      mail: {code: 503, enhanced: 5.5.1, text: '503 5.5.1 Error: send HELO/EHLO first'}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -360,61 +382,93 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.smtp_dialogue
 )
 
 
+DIALOGUE_SPEC = dict(
+    host=dict(type='str'),
+    port=dict(type='int', default=25),
+    source_address=dict(type='str'),
+    greeting_command=dict(type='str', default='helo', choices=['helo', 'ehlo', 'none']),
+    helo=dict(type='str'),
+    mail_from=dict(type='str'),
+    rcpt_to=dict(type='list', elements='str', default=[]),
+    data=dict(type='bool', default=False),
+    headers=dict(type='dict', default={}),
+    body=dict(type='str', default=''),
+    connect_timeout=dict(type='float', default=10),
+    timeout=dict(type='float', default=30),
+)
+
+
+def check_dialogue(params):
+    """None, or why this dialogue cannot be held."""
+    if not params.get('host'):
+        return 'host is required'
+    if not 0 < params['port'] < 65536:
+        return 'port must be between 1 and 65535, got %d' % params['port']
+    for name in ('connect_timeout', 'timeout'):
+        if params[name] <= 0:
+            return '%s must be a positive number of seconds, got %s' % (name, params[name])
+    if params['rcpt_to'] and params['mail_from'] is None:
+        return 'rcpt_to needs mail_from (an empty string sends the null sender <>)'
+    if params['data'] and (params['mail_from'] is None or not params['rcpt_to']):
+        return 'data=true needs mail_from and at least one rcpt_to'
+    return None
+
+
+def hold(params, check_mode):
+    """One dialogue: (result, None) or (partial result with failed_stage, message)."""
+    try:
+        result = probe(check_mode=check_mode, **dict((k, params[k]) for k in DIALOGUE_SPEC))
+    except SmtpProbeError as exc:
+        partial = exc.result or {}
+        partial.pop('failed_stage', None)
+        return dict(partial, failed_stage=exc.stage, changed=bool(partial.get('accepted'))), exc.msg
+    except ValueError as exc:
+        return {}, str(exc)
+    return dict(result, changed=result['accepted']), None
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            host=dict(type='str', required=True),
-            port=dict(type='int', default=25),
-            source_address=dict(type='str'),
-            greeting_command=dict(type='str', default='helo', choices=['helo', 'ehlo', 'none']),
-            helo=dict(type='str'),
-            mail_from=dict(type='str'),
-            rcpt_to=dict(type='list', elements='str', default=[]),
-            data=dict(type='bool', default=False),
-            headers=dict(type='dict', default={}),
-            body=dict(type='str', default=''),
-            connect_timeout=dict(type='float', default=10),
-            timeout=dict(type='float', default=30),
+            DIALOGUE_SPEC,
+            dialogues=dict(type='list', elements='dict', options=dict(DIALOGUE_SPEC, id=dict(type='raw'))),
         ),
+        mutually_exclusive=[('host', 'dialogues')],
+        required_one_of=[('host', 'dialogues')],
         supports_check_mode=True,
     )
     params = module.params
 
-    if not 0 < params['port'] < 65536:
-        module.fail_json(msg='port must be between 1 and 65535, got %d' % params['port'])
-    for name in ('connect_timeout', 'timeout'):
-        if params[name] <= 0:
-            module.fail_json(msg='%s must be a positive number of seconds, got %s' % (name, params[name]))
-    if params['rcpt_to'] and params['mail_from'] is None:
-        module.fail_json(msg='rcpt_to needs mail_from (an empty string sends the null sender <>)')
-    if params['data'] and (params['mail_from'] is None or not params['rcpt_to']):
-        module.fail_json(msg='data=true needs mail_from and at least one rcpt_to')
+    if params['dialogues'] is None:
+        problem = check_dialogue(params)
+        if problem:
+            module.fail_json(msg=problem)
+        result, error = hold(params, module.check_mode)
+        if error:
+            module.fail_json(msg=error, **result)
+        module.exit_json(**result)
 
-    try:
-        result = probe(
-            host=params['host'],
-            port=params['port'],
-            source_address=params['source_address'],
-            greeting_command=params['greeting_command'],
-            helo=params['helo'],
-            mail_from=params['mail_from'],
-            rcpt_to=params['rcpt_to'],
-            data=params['data'],
-            headers=params['headers'],
-            body=params['body'],
-            connect_timeout=params['connect_timeout'],
-            timeout=params['timeout'],
-            check_mode=module.check_mode,
-        )
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    except SmtpProbeError as exc:
-        partial = exc.result or {}
-        partial.pop('failed_stage', None)
-        module.fail_json(msg=exc.msg, failed_stage=exc.stage,
-                         changed=bool(partial.get('accepted')), **partial)
-
-    module.exit_json(changed=result['accepted'], **result)
+    # Refuse bad input in any dialogue before holding any of them.
+    problems = ['dialogue %d%s: %s' % (n + 1, ' (%s)' % d['id'] if d.get('id') is not None else '', p)
+                for n, d in enumerate(params['dialogues']) for p in [check_dialogue(d)] if p]
+    if problems:
+        module.fail_json(msg='; '.join(problems))
+    results = []
+    failures = []
+    for number, dialogue in enumerate(params['dialogues'], 1):
+        result, error = hold(dialogue, module.check_mode)
+        result['id'] = dialogue.get('id')
+        if error:
+            result.update(failed=True, msg=error)
+            failures.append('dialogue %d%s: %s' % (number, ' (%s)' % result['id'] if result['id'] is not None else '',
+                                                   error))
+        results.append(result)
+    changed = any(r.get('changed') for r in results)
+    if failures:
+        module.fail_json(msg='%d of %d dialogues could not be held: %s' % (len(failures), len(results),
+                                                                           '; '.join(failures)),
+                         changed=changed, dialogues=results)
+    module.exit_json(changed=changed, dialogues=results)
 
 
 if __name__ == '__main__':

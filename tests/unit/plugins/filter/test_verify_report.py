@@ -433,6 +433,79 @@ def test_probe_errors_fail_with_the_message(matrix):
     assert all(c['status'] == 'not run' for c in lab['checks'] if c['id'] != 'helo-required')
 
 
+# ---------------------------------------------------------------------------- verify_batches
+def test_batches_group_the_probes_by_client_host_in_plan_order(matrix):
+    plan = plan_for(matrix)
+    batches = vr.verify_batches(plan)
+    runnable = [e for e in plan if e['run']]
+    assert [b['client_host'] for b in batches] == list(dict.fromkeys(e['client_host'] for e in runnable))
+    assert sorted(i for b in batches for i in b['ids']) == sorted(e['id'] for e in runnable)
+    for batch in batches:
+        assert [d['id'] for d in batch['dialogues']] == batch['ids']
+        for dialogue in batch['dialogues']:
+            original = entry(plan, dialogue['id'])
+            assert original['client_host'] == batch['client_host']
+            assert dict((k, v) for k, v in dialogue.items() if k != 'id') == original['params']
+    assert vr.verify_batches([dict(e, run=False) for e in plan]) == []
+
+
+def batch_results(plan, per_id, batches=None):
+    """What the registered loop over verify_batches holds: one result per batch with its dialogues."""
+    out = []
+    for batch in batches or vr.verify_batches(plan):
+        dialogues = [dict(per_id[i], id=i) for i in batch['ids'] if i in per_id]
+        out.append({'item': batch, 'changed': False, 'dialogues': dialogues})
+    return out
+
+
+def test_evaluate_reads_batched_results(matrix):
+    plan = plan_for(matrix)
+    relay = entry(plan, 'outsider-relay')
+    helo = entry(plan, 'helo-required')
+    per_id = {
+        'outsider-relay': probe_result(relay, refused_at='rcpt', stage_reply=reply(
+            554, '5.7.1', '554 5.7.1 <someone@other.example>: Relay access denied')),
+        'helo-required': probe_result(helo, refused_at='mail', stage_reply=reply(
+            503, '5.5.1', '503 5.5.1 Error: send HELO/EHLO first')),
+    }
+    lab = vr.verify_evaluate(plan, batch_results(plan, per_id), None, lab_of(), False, 10)
+    status = dict((c['id'], c['status']) for c in lab['checks'])
+    assert status['outsider-relay'] == 'pass' and status['helo-required'] == 'pass'
+    # a dialogue missing from its batch's results did not run: not passed
+    assert status['non-fqdn-helo'] == 'not run'
+
+
+def test_an_unreachable_client_fails_every_check_of_its_batch(matrix):
+    plan = plan_for(matrix)
+    batches = vr.verify_batches(plan)
+    vm1_batch = next(b for b in batches if b['client_host'] == entry(plan, 'helo-required')['client_host'])
+    results = [{'item': vm1_batch, 'unreachable': True, 'msg': 'Failed to connect to vm1'}]
+    lab = vr.verify_evaluate(plan, results, None, lab_of(), False, 10)
+    for check in lab['checks']:
+        if check['id'] in vm1_batch['ids']:
+            assert check['status'] == 'fail' and check['reason'] == 'client unreachable: Failed to connect to vm1'
+        else:
+            assert check['status'] == 'not run'
+
+
+def test_a_dialogue_that_could_not_be_held_fails_alone(matrix):
+    plan = plan_for(matrix)
+    helo = entry(plan, 'helo-required')
+    other = entry(plan, 'non-fqdn-helo')
+    per_id = {'helo-required': {'failed': True, 'failed_stage': 'connect', 'refused_at': None,
+                                'msg': 'cannot connect to 198.51.100.3:25: Connection refused'},
+              'non-fqdn-helo': probe_result(other, refused_at='helo', stage_reply=reply(
+                  504, '5.5.2', '504 5.5.2 <junk>: Helo command rejected: need fully-qualified hostname'))}
+    results = batch_results(plan, per_id)
+    for res in results:
+        res['failed'] = True
+    lab = vr.verify_evaluate(plan, results, None, lab_of(), False, 10)
+    status = dict((c['id'], (c['status'], c['reason'])) for c in lab['checks'])
+    assert status['helo-required'] == ('fail', 'connect failed: cannot connect to 198.51.100.3:25: Connection refused')
+    assert status['non-fqdn-helo'][0] == 'pass'
+    assert helo['client_host'] == other['client_host']
+
+
 def test_lab_error_fails_the_lab_with_the_reason():
     msg = ("Task failed: Finalization of task args for 'ansible.builtin.set_fact' failed: Error while resolving value "
            "for 'verify_plan': The filter plugin 'ops535.mail_security.verify_plan' failed: lab_stage 'x' is bad")
@@ -510,7 +583,8 @@ def test_unknown_report_format():
 
 
 def test_filters_are_exposed():
-    assert set(vr.FilterModule().filters()) == {'verify_lab', 'verify_plan', 'verify_evaluate', 'verify_report'}
+    assert set(vr.FilterModule().filters()) == {'verify_lab', 'verify_plan', 'verify_batches', 'verify_evaluate',
+                                                'verify_report'}
 
 
 # ---------------------------------------------------------------------------- the mailbox search

@@ -12,16 +12,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import stat
 
 import pytest
 
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ops535.mail_security.plugins.modules import policyd_spf_config
+from module_runner import run_main
 
 LAB_OPTIONS = {
     'debugLevel': 1,
@@ -52,15 +51,7 @@ skip_addresses = 127.0.0.0/8,::ffff:127.0.0.0/104,::1
 
 def run(capsys, args, check_mode=False, diff=False):
     """Run the module's main() with ``args``; return its JSON result."""
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            policyd_spf_config.main()
-    return json.loads(capsys.readouterr().out)
+    return run_main(policyd_spf_config.main, capsys, args, check_mode, diff)
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ import threading
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ops535.mail_security.plugins.modules import postconf as module_under_test
+from module_runner import run_main
 from ansible_collections.ops535.mail_security.plugins.module_utils import postfix_config
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -182,18 +182,7 @@ def greetings(monkeypatch):
 
 
 def run_module(capsys, args, check=False, diff=False):
-    args = dict(args)
-    if check:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exc:
-            module_under_test.main()
-    out = capsys.readouterr().out
-    result = json.loads(out)
-    assert (exc.value.code == 0) == (not result.get('failed')), result
-    return result
+    return run_main(module_under_test.main, capsys, args, check, diff)
 
 
 def job(confdir, **extra):

@@ -13,15 +13,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import stat
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.ops535.mail_security.plugins.modules import service_config
+from module_runner import run_main
 
 # A systemctl that keeps each unit's state in a file and logs every call.
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -68,15 +66,7 @@ def calls(bin_dir):
 
 
 def run(capsys, args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args['_ansible_check_mode'] = True
-    if diff:
-        args['_ansible_diff'] = True
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            service_config.main()
-    return json.loads(capsys.readouterr().out)
+    return run_main(service_config.main, capsys, args, check_mode, diff)
 
 
 def mode_of(path):

@@ -147,6 +147,63 @@ def test_bad_arguments_fail(capsys, args, message):
     assert message in result['msg']
 
 
+def dialogue(port, **kwargs):
+    return base_args(port, **kwargs)
+
+
+def test_dialogues_are_held_in_one_run_each_with_its_result(capsys):
+    refusals = {'someone@other.example': servers.RELAY_DENIED}
+    with servers.smtp_server(replies={'rcpt': refusals}) as (port, handler):
+        result = module_result(capsys, dict(dialogues=[
+            dict(dialogue(port, data=True, headers={'Subject': 'first'}), id='delivery'),
+            dict(dialogue(port, rcpt_to=['someone@other.example']), id='relay'),
+            dict(host=LOOPBACK, port=port, greeting_command='none', mail_from='root@client.test.example',
+                 timeout=5, id=7),
+        ]))
+    assert result.get('failed') is not True, result
+    assert 'refused_at' not in result, 'batch results are per dialogue only'
+    first, relay, no_helo = result['dialogues']
+    assert result['changed'] is True
+    assert first['id'] == 'delivery' and first['accepted'] and first['queue_id'] == servers.QUEUE_ID
+    assert first['subject'] == 'first' and first['changed'] is True
+    assert relay['id'] == 'relay' and relay['refused_at'] == 'rcpt' and relay['rcpt'][0]['code'] == 554
+    assert relay['changed'] is False
+    assert no_helo['id'] == 7 and no_helo['helo'] is None and no_helo['refused_at'] == 'mail'
+    assert len(handler.messages) == 1
+
+
+def test_a_dialogue_that_fails_does_not_stop_the_others(capsys):
+    dead = servers.free_port()
+    with servers.smtp_server() as (port, handler):
+        result = module_result(capsys, dict(dialogues=[
+            dict(dialogue(dead), id='dead'), dict(dialogue(port), id='alive')]))
+    assert result['failed'] is True
+    assert result['msg'].startswith('1 of 2 dialogues could not be held: dialogue 1 (dead): ')
+    assert '127.0.0.1:%d' % dead in result['msg']
+    dead_result, alive = result['dialogues']
+    assert dead_result['failed'] is True and dead_result['failed_stage'] == 'connect'
+    assert alive.get('failed') is None and alive['refused_at'] is None and alive['rcpt'][0]['code'] == 250
+
+
+def test_dialogues_in_check_mode_send_no_message(capsys):
+    with servers.smtp_server() as (port, handler):
+        result = module_result(capsys, dict(dialogues=[dict(dialogue(port, data=True), id='x')]), check_mode=True)
+    assert result['changed'] is False and result['dialogues'][0]['data_skipped'] is True
+    assert handler.messages == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(dialogues=[dict(port=25, id='a')]), 'dialogue 1 (a): host is required'),
+    (dict(dialogues=[dict(host=LOOPBACK), dict(host=LOOPBACK, data=True)]),
+     'dialogue 2: data=true needs mail_from'),
+    (dict(host=LOOPBACK, dialogues=[dict(host=LOOPBACK)]), 'mutually exclusive'),
+    (dict(), 'one of the following is required: host, dialogues'),
+])
+def test_bad_dialogues_are_refused_before_any_is_held(capsys, args, message):
+    result = module_result(capsys, args)
+    assert result['failed'] is True and message in result['msg'], result
+
+
 def test_documentation_matches_argument_spec():
     """Every option in DOCUMENTATION is in the argument spec with the same type and default."""
     import yaml

@@ -10,7 +10,6 @@ and BIND's own canonical dump (named-checkzone -D).
 """
 
 import datetime
-import json
 import os
 import shutil
 import stat
@@ -23,7 +22,6 @@ import dns.rdatatype
 import dns.zone
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.spf_record import has_spf_version_tag
 from ansible_collections.ops535.mail_security.plugins.module_utils.zone_file import (
@@ -34,6 +32,7 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.zone_file imp
     serial_gt,
 )
 from ansible_collections.ops535.mail_security.plugins.modules import spf_zone_records
+from module_runner import run_main
 
 FIXTURES = Path(__file__).resolve().parents[2] / 'fixtures' / 'zones'
 CORPUS = yaml.safe_load((FIXTURES / 'corpus.yml').read_text())['zones']
@@ -86,14 +85,7 @@ class Lab(object):
 
 
 def run_module(capsys, args, check_mode=False, diff=False):
-    args = dict(args)
-    args['_ansible_check_mode'] = check_mode
-    args['_ansible_diff'] = diff
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            spf_zone_records.main()
-    out = capsys.readouterr().out
-    return json.loads(out)
+    return run_main(spf_zone_records.main, capsys, args, check_mode, diff)
 
 
 def parse(path, zone, directory):

@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, OPS535 mail security maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run a module's main() in the test process, as Ansible would hand it its arguments."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+
+def run_main(main, capsys, args, check_mode=False, diff=False):
+    """main() with ``args`` (and check/diff mode); the JSON result it printed. The exit code must
+    agree with the result: 0 exactly when it did not fail."""
+    args = dict(args)
+    if check_mode:
+        args['_ansible_check_mode'] = True
+    if diff:
+        args['_ansible_diff'] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exc:
+            main()
+    result = json.loads(capsys.readouterr().out)
+    assert (exc.value.code == 0) == (not result.get('failed')), result
+    return result
