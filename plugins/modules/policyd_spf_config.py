@@ -80,7 +80,7 @@ options:
     default: false
   service_user:
     description:
-      - The user Postfix runs the daemon as (C(user=) of the master.cf service). It must exist: the task fails
+      - The user Postfix runs the daemon as (C(user=) of the master.cf service). It must exist, or the task fails
         before anything is written when it does not (Postfix could not start the daemon as that user).
       - Required by O(verify).
     type: str
@@ -202,7 +202,7 @@ verdict:
   description: The daemon's answer to the request (its C(action=) line).
   returned: when O(verify) was given and the daemon answered
   type: str
-  sample: action=prepend Received-SPF: None (mailfrom) identity=mailfrom; client-ip=127.0.0.1
+  sample: 'action=prepend X-Comment: SPF skipped for whitelisted relay - client-ip=127.0.0.1'
 backup_file:
   description: Name of the backup file.
   returned: when O(backup=true) and the file changed

@@ -397,8 +397,8 @@ class ServiceConfig(object):
             return
         rc, out, err = self.module.run_command([systemctl, verb, name])
         if rc != 0:
-            self.fail('systemctl %s %s failed (rc %d): %s' % (verb, name, rc, ' '.join((to_text(err) + ' ' + to_text(out))
-                                                                                      .split()) or 'no output'))
+            output = ' '.join((to_text(err) + ' ' + to_text(out)).split())
+            self.fail('systemctl %s %s failed (rc %d): %s' % (verb, name, rc, output or 'no output'))
 
     def run(self):
         params = self.module.params
@@ -414,8 +414,8 @@ class ServiceConfig(object):
         reload = self.apply_files(plan)
         self.apply_services(params['services'], reload)
         result = self.result
-        result['changed'] = result['changed'] or any(result[key] for key in ('directories', 'files', 'started',
-                                                                               'enabled', 'reloaded'))
+        result['changed'] = result['changed'] or any(
+            result[key] for key in ('directories', 'files', 'started', 'enabled', 'reloaded'))
         if self.diffs:
             result['diff'] = self.diffs
         self.module.exit_json(**result)

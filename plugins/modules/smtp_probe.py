@@ -375,6 +375,7 @@ dialogues:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.smtp_dialogue import (
     SmtpProbeError,
@@ -431,7 +432,8 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             DIALOGUE_SPEC,
-            dialogues=dict(type='list', elements='dict', options=dict(DIALOGUE_SPEC, id=dict(type='raw'))),
+            # Each element is checked against DIALOGUE_SPEC below (the options above, documented once).
+            dialogues=dict(type='list', elements='dict'),
         ),
         mutually_exclusive=[('host', 'dialogues')],
         required_one_of=[('host', 'dialogues')],
@@ -449,13 +451,22 @@ def main():
         module.exit_json(**result)
 
     # Refuse bad input in any dialogue before holding any of them.
-    problems = ['dialogue %d%s: %s' % (n + 1, ' (%s)' % d['id'] if d.get('id') is not None else '', p)
-                for n, d in enumerate(params['dialogues']) for p in [check_dialogue(d)] if p]
+    validator = ArgumentSpecValidator(dict(DIALOGUE_SPEC, id=dict(type='raw')))
+    dialogues = []
+    problems = []
+    for number, raw in enumerate(params['dialogues'], 1):
+        checked = validator.validate(raw)
+        dialogue = checked.validated_parameters
+        name = 'dialogue %d%s' % (number, ' (%s)' % raw['id'] if raw.get('id') is not None else '')
+        problem = '; '.join(checked.error_messages) if checked.error_messages else check_dialogue(dialogue)
+        if problem:
+            problems.append('%s: %s' % (name, problem))
+        dialogues.append(dialogue)
     if problems:
         module.fail_json(msg='; '.join(problems))
     results = []
     failures = []
-    for number, dialogue in enumerate(params['dialogues'], 1):
+    for number, dialogue in enumerate(dialogues, 1):
         result, error = hold(dialogue, module.check_mode)
         result['id'] = dialogue.get('id')
         if error:

@@ -25,6 +25,7 @@ author:
   - OPS535 mail security maintainers (@ops535)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   action:
     support: full

@@ -396,8 +396,8 @@ def daemon(tmp_path, monkeypatch):
 
 
 def verify_args(conf, binary, user='root', timeout=20):
-    return args_for(conf, service_user=user, verify=dict(binary=str(binary), request=REQUEST, timeout=timeout,
-                                                           packages=['postfix-policyd-spf-python']))
+    verify = dict(binary=str(binary), request=REQUEST, timeout=timeout, packages=['postfix-policyd-spf-python'])
+    return args_for(conf, service_user=user, verify=verify)
 
 
 def test_verify_returns_the_verdict_and_sends_the_request(capsys, conf, daemon):
