@@ -329,6 +329,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native, to_text
 
+from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import write_temp_beside
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_config import (
     PostconfPlanner,
     PostfixConfigError,
@@ -361,12 +362,8 @@ def atomic_write(module, path, data):
     context = None
     if module.selinux_enabled():
         context = module.selinux_context(real)
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(real), suffix='.ansible-tmp', dir=directory)
+    tmp = write_temp_beside(real, data)
     try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chown(tmp, st.st_uid, st.st_gid)
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
         if context is not None:

@@ -186,6 +186,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import write_temp_beside
 
 FILE_SPEC = dict(
     path=dict(type='path', required=True),
@@ -340,12 +341,12 @@ class ServiceConfig(object):
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             self.fail('the directory of %s does not exist (add it to directories)' % path)
-        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.ansible-tmp', dir=directory)
         try:
-            with os.fdopen(fd, 'wb') as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            tmp = write_temp_beside(path, data)
+        except (IOError, OSError) as exc:
+            self.fail('writing %s failed: %s (files written before it: %s)'
+                      % (path, to_native(exc), ', '.join(self.result['files'][:-1]) or 'none'))
+        try:
             if new_file:
                 os.chmod(tmp, 0o644)
             else:

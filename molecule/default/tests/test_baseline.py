@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import message_in_mailbox, unique_subject, wait_for_mail
+from conftest import file_digest, message_in_mailbox, run_playbook, unique_subject, wait_for_mail
 
 
 def test_lab_hosts_resolve_through_vm1(vm2, vm3, stranger, lab):
@@ -82,3 +82,54 @@ def test_no_helo_is_accepted_at_baseline(vm2, lab):
     result = vm2.smtp(greeting_command="none", mail_from="root@vm2.%s" % lab["domain"])
     assert result["mail"]["code"] == 250, result
     assert result["refused_at"] is None
+
+
+# --------------------------------------------------------------------------- the baseline role itself
+# lab_baseline writes named's files and the resolvers with one service_config call per host: what
+# a person who re-runs lab.yml relies on. These tests run lab.yml again; they leave the lab as the
+# converge made it.
+ZONE = "/etc/bind/zones/db.%s"
+OPTIONS = "/etc/bind/named.conf.options"
+
+
+def test_rerun_and_check_mode_change_nothing(lab):
+    for check in (False, True):
+        run = run_playbook("lab.yml", check=check)
+        assert run.rc == 0 and not run.failed(), run
+        assert run.changed() == 0, "lab.yml%s changed %s" % (" --check" if check else "", run)
+
+
+def test_a_hand_edited_zone_is_never_overwritten(vm1, vm2, lab):
+    zone = ZONE % lab["domain"]
+    vm1.check("printf '; edited by hand\\nhand IN A 198.51.100.77\\n' >> %s && rndc reload %s >/dev/null"
+              % (zone, lab["domain"]))
+    edited = file_digest(vm1, zone)
+    try:
+        run = run_playbook("lab.yml")
+        assert run.rc == 0 and run.changed("vm1") == 0, run
+        assert file_digest(vm1, zone) == edited
+        assert vm2.dig("+short", "A", "hand.%s" % lab["domain"]).split() == ["198.51.100.77"]
+    finally:
+        vm1.check("sed -i '/^; edited by hand$/d; /^hand IN A /d' %s && rndc reload %s >/dev/null"
+                  % (zone, lab["domain"]))
+
+
+def test_a_configuration_named_refuses_is_not_written(vm1, vm2, lab):
+    before = file_digest(vm1, OPTIONS)
+    pid = vm1.check("systemctl show -p MainPID --value named").strip()
+    run = run_playbook("lab.yml", {"lab_baseline_bind_extra_options": ["no-such-option yes"]})
+    assert run.rc != 0 and run.failed(), run
+    assert "%s was refused by named-checkconf" % OPTIONS in run.messages(), run.messages()
+    assert "nothing was written" in run.messages()
+    assert file_digest(vm1, OPTIONS) == before
+    assert vm1.check("systemctl show -p MainPID --value named").strip() == pid, "named was restarted"
+    assert vm2.dig("+short", "MX", lab["domain"]).split() == ["10", "vm3.%s." % lab["domain"]]
+
+
+def test_a_stopped_named_is_started_again(vm1, vm2, lab):
+    vm1.check("systemctl stop named")
+    assert vm2.run("dig +time=1 +tries=1 @%s %s" % (lab["vm1"], lab["domain"])).rc != 0, "named still answers"
+    run = run_playbook("lab.yml")
+    assert run.rc == 0 and run.changed("vm1") == 1, run
+    assert vm1.run("systemctl is-active named").stdout.strip() == "active"
+    assert vm2.dig("+short", "MX", lab["domain"]).split() == ["10", "vm3.%s." % lab["domain"]]
