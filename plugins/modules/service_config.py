@@ -24,8 +24,12 @@ description:
   - A file with O(files[].create_only=true) is written only when it does not exist; afterwards it belongs to
     whoever edits it (for example a zone file a person maintains by hand), and neither its content nor its
     attributes are touched again.
-  - Services are managed with C(systemctl). A service named in O(files[].reload) of a changed file is
-    reloaded when it was already running; a service that this task starts reads the new files anyway.
+  - Services are managed with C(systemctl); their states are read before anything is written. A service
+    named in O(files[].reload) of a changed file is reloaded when it was already running; a service that
+    this task starts reads the new files anyway.
+  - When a service fails to start or reload after files were written, the files this task wrote are put
+    back as they were (new ones removed), the service is started or reloaded again with them, and the task
+    fails saying what happened (RV(rolled_back)).
 author:
   - OPS535 mail security maintainers (@ops535)
 requirements:
@@ -171,6 +175,11 @@ enabled:
   type: list
   elements: str
   sample: []
+rolled_back:
+  description: Whether the files were put back because a service failed with them (the task then fails).
+  returned: always
+  type: bool
+  sample: false
 reloaded:
   description: The services that were (or would be) reloaded because one of their files changed.
   returned: always
@@ -260,8 +269,9 @@ class ServiceConfig(object):
     def __init__(self, module):
         self.module = module
         self.result = dict(changed=False, directories=[], files=[], created=[], started=[], enabled=[],
-                           reloaded=[])
+                           reloaded=[], rolled_back=False)
         self.diffs = []
+        self.written = []
 
     def fail(self, msg, **extra):
         self.module.fail_json(msg=msg, **dict(self.result, **extra))
@@ -341,6 +351,8 @@ class ServiceConfig(object):
         directory = os.path.dirname(path)
         if not os.path.isdir(directory):
             self.fail('the directory of %s does not exist (add it to directories)' % path)
+        # what to put back if a service then fails with the new files
+        self.written.append((item, None if new_file else read_current(path)))
         try:
             tmp = write_temp_beside(path, data)
         except (IOError, OSError) as exc:
@@ -371,20 +383,28 @@ class ServiceConfig(object):
                       % (path, to_native(exc), ', '.join(self.result['files'][:-1]) or 'none'))
 
     # ------------------------------------------------------------------ services
-    def apply_services(self, services, reload):
+    def service_states(self, services):
+        """(systemctl, {name: (active, enabled state)}), read before anything is written."""
         if not services:
-            return
+            return None, {}
         systemctl = self.module.get_bin_path('systemctl')
         if not systemctl:
-            self.fail('systemctl not found: services (%s) can only be managed on hosts with systemd'
-                      % ', '.join(services))
+            self.fail('systemctl not found: services (%s) can only be managed on hosts with systemd; nothing was '
+                      'written' % ', '.join(services))
+        states = {}
         for name in services:
             active = self.module.run_command([systemctl, 'is-active', '--quiet', name])[0] == 0
             rc, out, err = self.module.run_command([systemctl, 'is-enabled', name])
             state = to_text(out).strip()
             if rc != 0 and state not in ('disabled', 'masked', 'static', 'indirect', 'generated', 'alias', 'linked',
                                          'enabled-runtime', 'linked-runtime', 'masked-runtime'):
-                self.fail('service %s is unknown to systemd: %s' % (name, (to_text(err) or state).strip()))
+                self.fail('service %s is unknown to systemd: %s; nothing was written'
+                          % (name, (to_text(err) or state).strip()))
+            states[name] = (active, state)
+        return systemctl, states
+
+    def apply_services(self, systemctl, states, reload):
+        for name, (active, state) in states.items():
             if state == 'disabled':
                 self.run_systemctl(systemctl, 'enable', name, 'enabled')
             if not active:
@@ -397,9 +417,37 @@ class ServiceConfig(object):
         if self.module.check_mode:
             return
         rc, out, err = self.module.run_command([systemctl, verb, name])
-        if rc != 0:
-            output = ' '.join((to_text(err) + ' ' + to_text(out)).split())
-            self.fail('systemctl %s %s failed (rc %d): %s' % (verb, name, rc, output or 'no output'))
+        if rc == 0:
+            return
+        output = ' '.join((to_text(err) + ' ' + to_text(out)).split())
+        failure = 'systemctl %s %s failed (rc %d): %s' % (verb, name, rc, output or 'no output')
+        if verb == 'enable' or not self.written:
+            self.fail(failure)
+        self.fail('%s. %s' % (failure, self.roll_back(systemctl, verb, name)))
+
+    def roll_back(self, systemctl, verb, name):
+        """Put back the files this task wrote and try the service again; say what happened."""
+        errors = []
+        for item, previous in reversed(self.written):
+            path = item['path']
+            try:
+                if previous is None:
+                    os.unlink(path)
+                else:
+                    tmp = write_temp_beside(path, previous)
+                    self.module.atomic_move(tmp, path, unsafe_writes=item['in_place'])
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append('%s: %s' % (path, to_native(exc)))
+        paths = ', '.join(item['path'] for item, dummy in self.written)
+        if errors:
+            return 'Restoring the previous files FAILED: %s' % '; '.join(errors)
+        self.result.update(changed=False, rolled_back=True)
+        rc, out, err = self.module.run_command([systemctl, verb, name])
+        if rc == 0:
+            return ('The previous files (%s) were restored and %s %s with them; nothing of this change is in '
+                    'effect.' % (paths, name, 'was reloaded' if verb == 'reload' else 'started'))
+        return ('The previous files (%s) were restored, but %s fails with them too: %s'
+                % (paths, name, ' '.join((to_text(err) + ' ' + to_text(out)).split()) or 'no output'))
 
     def run(self):
         params = self.module.params
@@ -411,9 +459,10 @@ class ServiceConfig(object):
         except (IOError, OSError) as exc:
             self.fail('cannot read the current files: %s; nothing was written' % to_native(exc))
         self.validate(plan)
+        systemctl, states = self.service_states(params['services'])
         self.apply_directories(params['directories'])
         reload = self.apply_files(plan)
-        self.apply_services(params['services'], reload)
+        self.apply_services(systemctl, states, reload)
         result = self.result
         result['changed'] = result['changed'] or any(
             result[key] for key in ('directories', 'files', 'started', 'enabled', 'reloaded'))

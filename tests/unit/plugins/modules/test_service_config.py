@@ -211,3 +211,31 @@ def test_services_need_systemctl(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(service_config.AnsibleModule, 'get_bin_path', lambda self, name, *a, **k: None)
     out = run(capsys, dict(services=['named']))
     assert out['failed'] and 'systemctl not found' in out['msg']
+
+
+@pytest.mark.parametrize('active', [True, False])
+def test_a_service_that_fails_with_the_new_files_gets_the_old_ones_back(tmp_path, bin_dir, capsys, active):
+    conf = tmp_path / 'named.conf'
+    conf.write_text('old\n')
+    zone = tmp_path / 'db.new'
+    unit(bin_dir, 'named', active=active)
+    # the stand-in fails once with the new files, then works again
+    verb = 'reload' if active else 'start'
+    (bin_dir / 'systemctl').write_text(FAKE_SYSTEMCTL.replace(
+        '  %s) ' % verb, '  %s) grep -q new "%s" && { echo "bad file" >&2; exit 1; }; ' % (verb, conf), 1))
+    out = run(capsys, dict(files=[dict(path=str(conf), content='new\n', reload=['named']),
+                                  dict(path=str(zone), content='zone\n', reload=['named'])],
+                           services=['named']))
+    assert out['failed'] and out['rolled_back'] is True and out['changed'] is False, out
+    assert out['msg'].startswith('systemctl %s named failed (rc 1): bad file. The previous files (%s, %s) were '
+                                 'restored and named %s with them' % (verb, conf, zone,
+                                                                     'was reloaded' if active else 'started'))
+    assert conf.read_text() == 'old\n' and not zone.exists()
+    assert calls(bin_dir) == [verb + ' named', verb + ' named']
+
+
+def test_an_unknown_service_is_refused_before_any_file_is_written(tmp_path, bin_dir, capsys):
+    conf = tmp_path / 'named.conf'
+    out = run(capsys, dict(files=[dict(path=str(conf), content='x\n')], services=['nosuch']))
+    assert out['failed'] and 'service nosuch is unknown to systemd' in out['msg'] and 'nothing was written' in out['msg']
+    assert not conf.exists()
