@@ -227,9 +227,9 @@ def test_a_service_that_fails_with_the_new_files_gets_the_old_ones_back(tmp_path
                                   dict(path=str(zone), content='zone\n', reload=['named'])],
                            services=['named']))
     assert out['failed'] and out['rolled_back'] is True and out['changed'] is False, out
+    again = 'was reloaded' if active else 'started'
     assert out['msg'].startswith('systemctl %s named failed (rc 1): bad file. The previous files (%s, %s) were '
-                                 'restored and named %s with them' % (verb, conf, zone,
-                                                                     'was reloaded' if active else 'started'))
+                                 'restored and named %s with them' % (verb, conf, zone, again))
     assert conf.read_text() == 'old\n' and not zone.exists()
     assert calls(bin_dir) == [verb + ' named', verb + ' named']
 
