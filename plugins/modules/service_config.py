@@ -78,7 +78,10 @@ options:
         type: path
         required: true
       content:
-        description: The whole content of the file.
+        description:
+          - The whole content of the file.
+          - It is shown in diff mode and in the task's arguments at high verbosity, so it is not the place
+            for secrets (keys); give those their own C(copy) task with C(no_log).
         type: str
         required: true
       owner:
