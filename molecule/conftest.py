@@ -166,6 +166,10 @@ class PlaybookRun:
                         out.append(str(res.get("msg", "")) + " " + str(res.get("stderr", "")))
         return "\n".join(out) + self.stderr
 
+    def failed_tasks(self):
+        return [task["task"]["name"] for play in self.data.get("plays", []) for task in play.get("tasks", [])
+                if any(res.get("failed") or res.get("unreachable") for res in task.get("hosts", {}).values())]
+
     def changed_tasks(self, host):
         return [task["task"]["name"] for play in self.data.get("plays", []) for task in play.get("tasks", [])
                 if task.get("hosts", {}).get(host, {}).get("changed")]

@@ -415,6 +415,10 @@ def check_dialogue(params):
     return None
 
 
+def dialogue_name(number, dialogue_id):
+    return 'dialogue %d%s' % (number, ' (%s)' % dialogue_id if dialogue_id is not None else '')
+
+
 def hold(params, check_mode):
     """One dialogue: (result, None) or (partial result with failed_stage, message)."""
     try:
@@ -457,10 +461,9 @@ def main():
     for number, raw in enumerate(params['dialogues'], 1):
         checked = validator.validate(raw)
         dialogue = checked.validated_parameters
-        name = 'dialogue %d%s' % (number, ' (%s)' % raw['id'] if raw.get('id') is not None else '')
         problem = '; '.join(checked.error_messages) if checked.error_messages else check_dialogue(dialogue)
         if problem:
-            problems.append('%s: %s' % (name, problem))
+            problems.append('%s: %s' % (dialogue_name(number, raw.get('id')), problem))
         dialogues.append(dialogue)
     if problems:
         module.fail_json(msg='; '.join(problems))
@@ -471,8 +474,7 @@ def main():
         result['id'] = dialogue.get('id')
         if error:
             result.update(failed=True, msg=error)
-            failures.append('dialogue %d%s: %s' % (number, ' (%s)' % result['id'] if result['id'] is not None else '',
-                                                   error))
+            failures.append('%s: %s' % (dialogue_name(number, result['id']), error))
         results.append(result)
     changed = any(r.get('changed') for r in results)
     if failures:

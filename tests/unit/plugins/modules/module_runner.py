@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 
 import pytest
 
@@ -29,3 +30,14 @@ def run_main(main, capsys, args, check_mode=False, diff=False):
     result = json.loads(capsys.readouterr().out)
     assert (exc.value.code == 0) == (not result.get('failed')), result
     return result
+
+
+def stand_in_tools(directory, monkeypatch, scripts):
+    """Executable stand-ins for the host's tools ({name: script text}) in directory, first on PATH."""
+    directory.mkdir(exist_ok=True)
+    for name, text in scripts.items():
+        tool = directory / name
+        tool.write_text(text)
+        tool.chmod(0o755)
+    monkeypatch.setenv('PATH', '%s%s%s' % (directory, os.pathsep, os.environ.get('PATH', '')))
+    return directory

@@ -20,7 +20,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.ops535.mail_security.plugins.modules import policyd_spf_config
-from module_runner import run_main
+from module_runner import run_main, stand_in_tools
 
 LAB_OPTIONS = {
     'debugLevel': 1,
@@ -380,12 +380,7 @@ DAEMONS = {
 
 @pytest.fixture
 def daemon(tmp_path, monkeypatch):
-    tools = tmp_path / 'tools'
-    tools.mkdir()
-    runuser = tools / 'runuser'
-    runuser.write_text(FAKE_RUNUSER)
-    runuser.chmod(0o755)
-    monkeypatch.setenv('PATH', '%s:%s' % (tools, os.environ['PATH']))
+    tools = stand_in_tools(tmp_path / 'tools', monkeypatch, {'runuser': FAKE_RUNUSER})
 
     def make(kind):
         binary = tools / ('policyd-spf-' + kind)

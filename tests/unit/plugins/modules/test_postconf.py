@@ -29,7 +29,7 @@ import pytest
 
 
 from ansible_collections.ops535.mail_security.plugins.modules import postconf as module_under_test
-from module_runner import run_main
+from module_runner import run_main, stand_in_tools
 from ansible_collections.ops535.mail_security.plugins.module_utils import postfix_config
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -150,15 +150,10 @@ def confdir(tmp_path):
 
 @pytest.fixture
 def fake_postfix(tmp_path, monkeypatch):
-    bindir = tmp_path / 'fakebin'
-    bindir.mkdir()
-    script = bindir / 'postfix'
-    script.write_text(FAKE_POSTFIX)
-    script.chmod(0o755)
     real_postconf = shutil.which('postconf') or '/usr/sbin/postconf'
     assert os.access(real_postconf, os.X_OK), 'these tests need the real postconf: apt-get install postfix'
+    bindir = stand_in_tools(tmp_path / 'fakebin', monkeypatch, {'postfix': FAKE_POSTFIX})
     os.symlink(real_postconf, str(bindir / 'postconf'))
-    monkeypatch.setenv('PATH', '%s%s%s' % (bindir, os.pathsep, os.environ.get('PATH', '')))
     monkeypatch.setattr(module_under_test, 'HEALTH_TIMEOUT', 0.4)
     monkeypatch.setattr(module_under_test, 'HEALTH_INTERVAL', 0.05)
     fake = FakePostfix(str(bindir))

@@ -19,7 +19,7 @@ import stat
 import pytest
 
 from ansible_collections.ops535.mail_security.plugins.modules import service_config
-from module_runner import run_main
+from module_runner import run_main, stand_in_tools
 
 # A systemctl that keeps each unit's state in a file and logs every call.
 FAKE_SYSTEMCTL = """#!/bin/sh
@@ -41,18 +41,12 @@ exit 0
 """
 
 
+CHECK_NO_BAD = '#!/bin/sh\nif grep -q BAD "$1"; then echo "line 2: BAD is not allowed in $1" >&2; exit 1; fi\n'
+
+
 @pytest.fixture
 def bin_dir(tmp_path, monkeypatch):
-    path = tmp_path / 'bin'
-    path.mkdir()
-    tool = path / 'systemctl'
-    tool.write_text(FAKE_SYSTEMCTL)
-    tool.chmod(0o755)
-    checker = path / 'check-no-bad'
-    checker.write_text('#!/bin/sh\nif grep -q BAD "$1"; then echo "line 2: BAD is not allowed in $1" >&2; exit 1; fi\n')
-    checker.chmod(0o755)
-    monkeypatch.setenv('PATH', '%s:%s' % (path, os.environ['PATH']))
-    return path
+    return stand_in_tools(tmp_path / 'bin', monkeypatch, {'systemctl': FAKE_SYSTEMCTL, 'check-no-bad': CHECK_NO_BAD})
 
 
 def unit(bin_dir, name, active=True, enabled='enabled'):
