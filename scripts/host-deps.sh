@@ -9,6 +9,9 @@ command -v dig >/dev/null 2>&1 || need+=(bind9-dnsutils)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
 command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "ERROR: missing tools: ${need[*]} (install these Debian packages as root)" >&2
