@@ -215,7 +215,9 @@ def dot_stuff(message):
 class SmtpClient:
     """A line-level SMTP client on a raw socket that records a transcript."""
 
-    def __init__(self, host, port=25, source_address=None, connect_timeout=10.0, timeout=30.0):
+    def __init__(self, host, port=25, source_address=None, connect_timeout=10.0, timeout=30.0, sock=None):
+        """``sock``: an already connected socket (e.g. one end of a socketpair whose other end is
+        a stand-alone smtpd); ``connect`` then only takes it, and ``host`` names the peer."""
         self.host = host
         self.port = int(port)
         self.source_address = source_address or None
@@ -224,11 +226,14 @@ class SmtpClient:
         self.transcript = []
         self.local_address = None
         self.remote_address = None
+        self._given_sock = sock
         self._sock = None
         self._buf = b''
 
     @property
     def endpoint(self):
+        if self._given_sock is not None:
+            return self.host
         if ':' in self.host:
             return '[%s]:%d' % (self.host, self.port)
         return '%s:%d' % (self.host, self.port)
@@ -241,6 +246,10 @@ class SmtpClient:
         return SmtpProbeError(msg, self.host, self.port, stage, kind)
 
     def connect(self):
+        if self._given_sock is not None:
+            self._sock = self._given_sock
+            self.transcript.append('*: connected to %s' % self.host)
+            return
         source = (self.source_address, 0) if self.source_address else None
         try:
             self._sock = socket.create_connection((self.host, self.port), self.connect_timeout, source)
@@ -441,23 +450,10 @@ def _dialogue(client, result, greeting_command, helo, mail_from, rcpt_to, data, 
     result['queue_id'] = parse_queue_id(reply['text'])
 
 
-def probe(host, port=25, source_address=None, greeting_command='helo', helo=None, mail_from=None,
-          rcpt_to=None, data=False, headers=None, body='', connect_timeout=10.0, timeout=30.0,
-          check_mode=False):
-    """Hold one SMTP dialogue with ``host`` and return what every stage answered.
+def check_dialogue_arguments(greeting_command='helo', helo=None, mail_from=None, rcpt_to=None, data=False):
+    """Validate and normalise the dialogue arguments of :func:`probe`; return ``(helo, mail_from, rcpt_to)``.
 
-    Stages: greeting, helo (unless ``greeting_command`` is ``none``), mail (if
-    ``mail_from`` is not None; ``''`` sends the null sender ``<>``), one rcpt
-    per ``rcpt_to`` entry, and with ``data`` DATA, the message and its end.
-    The dialogue stops at the first stage answered with anything but the
-    expected positive reply, except that every recipient is tried and DATA
-    follows if at least one was accepted.  QUIT is always sent while the
-    connection is open, also after a refused greeting.  With ``check_mode``
-    RSET replaces DATA, so nothing is delivered.
-
-    Raises SmtpProbeError when no connection can be made, on a timeout, or
-    when the server does not speak SMTP; ``exc.result`` then holds the
-    partial result.  Raises ValueError on bad arguments.
+    Raises ValueError on bad arguments.
     """
     if greeting_command not in GREETING_COMMANDS:
         raise ValueError('greeting_command must be one of %s, got %r' % (', '.join(GREETING_COMMANDS), greeting_command))
@@ -473,14 +469,23 @@ def probe(host, port=25, source_address=None, greeting_command='helo', helo=None
     if greeting_command != 'none':
         helo = helo or socket.getfqdn()
         _check_line(helo, 'helo')
+    return helo, mail_from, rcpt_to
 
+
+def hold(client, greeting_command='helo', helo=None, mail_from=None, rcpt_to=None, data=False, headers=None,
+         body='', check_mode=False, after_greeting=None):
+    """Hold one dialogue on ``client`` (an :class:`SmtpClient`, not yet connected); see :func:`probe`.
+
+    ``after_greeting(client, result)``, when given, runs after a positive greeting and returns the
+    reply that stands for the greeting from then on (e.g. the reply to XCLIENT), or None to stop.
+    """
+    helo, mail_from, rcpt_to = check_dialogue_arguments(greeting_command, helo, mail_from, rcpt_to, data)
     result = new_result()
     message = None
     if data:
         message, result['message_id'], result['subject'] = build_message(
             mail_from, rcpt_to, headers, body, domain=helo if greeting_command != 'none' else None)
 
-    client = SmtpClient(host, port, source_address, connect_timeout, timeout)
     result['transcript'] = client.transcript
     try:
         client.connect()
@@ -488,6 +493,8 @@ def probe(host, port=25, source_address=None, greeting_command='helo', helo=None
         result['remote_address'] = client.remote_address
         try:
             greeting = client.read_reply('greeting')
+            if after_greeting is not None and _positive(greeting):
+                greeting = after_greeting(client, result)
             result['greeting'] = greeting
             if _is_refusal(greeting):
                 result['refused_at'] = 'greeting'
@@ -509,3 +516,26 @@ def probe(host, port=25, source_address=None, greeting_command='helo', helo=None
     finally:
         client.close()
     return result
+
+
+def probe(host, port=25, source_address=None, greeting_command='helo', helo=None, mail_from=None,
+          rcpt_to=None, data=False, headers=None, body='', connect_timeout=10.0, timeout=30.0,
+          check_mode=False):
+    """Hold one SMTP dialogue with ``host`` and return what every stage answered.
+
+    Stages: greeting, helo (unless ``greeting_command`` is ``none``), mail (if
+    ``mail_from`` is not None; ``''`` sends the null sender ``<>``), one rcpt
+    per ``rcpt_to`` entry, and with ``data`` DATA, the message and its end.
+    The dialogue stops at the first stage answered with anything but the
+    expected positive reply, except that every recipient is tried and DATA
+    follows if at least one was accepted.  QUIT is always sent while the
+    connection is open, also after a refused greeting.  With ``check_mode``
+    RSET replaces DATA, so nothing is delivered.
+
+    Raises SmtpProbeError when no connection can be made, on a timeout, or
+    when the server does not speak SMTP; ``exc.result`` then holds the
+    partial result.  Raises ValueError on bad arguments.
+    """
+    check_dialogue_arguments(greeting_command, helo, mail_from, rcpt_to, data)
+    client = SmtpClient(host, port, source_address, connect_timeout, timeout)
+    return hold(client, greeting_command, helo, mail_from, rcpt_to, data, headers, body, check_mode)
