@@ -16,10 +16,11 @@ __metaclass__ = type
 import json
 import os
 import re
-import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
+
+from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
 
 from ansible_collections.ops535.mail_security.plugins.filter.verify_report import (
     class_report,
@@ -64,16 +65,7 @@ def write_file(path, data, mode):
                 return False
     except (IOError, OSError):
         pass
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data, new_mode=mode, prepare=lambda tmp: os.chmod(tmp, mode))
     return True
 
 

@@ -212,10 +212,10 @@ backup_file:
 
 import os
 import pwd
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
 from ansible_collections.ops535.mail_security.plugins.module_utils.policyd_spf_daemon import (
     ask,
     answer_action,
@@ -269,15 +269,10 @@ def read_file(path):
 
 
 def write_file(module, path, content):
-    directory = os.path.dirname(path) or '.'
-    fd, tmp = tempfile.mkstemp(prefix='.{0}.'.format(os.path.basename(path)), dir=directory)
     try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(to_bytes(content))
-    except Exception as exc:
-        os.unlink(tmp)
-        module.fail_json(msg='cannot write a temporary file in {0}: {1}'.format(directory, to_native(exc)))
-    module.atomic_move(tmp, path)
+        atomic_write(path, to_bytes(content), module)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot write {0}: {1}'.format(path, to_native(exc)))
 
 
 def check_user(module, user, result):

@@ -198,7 +198,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import write_temp_beside
+from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
 
 FILE_SPEC = dict(
     path=dict(type='path', required=True),
@@ -357,31 +357,12 @@ class ServiceConfig(object):
         # what to put back if a service then fails with the new files
         self.written.append((item, None if new_file else read_current(path)))
         try:
-            tmp = write_temp_beside(path, data)
-        except (IOError, OSError) as exc:
-            self.fail('writing %s failed: %s (files written before it: %s)'
-                      % (path, to_native(exc), ', '.join(self.result['files'][:-1]) or 'none'))
-        try:
-            if new_file:
-                os.chmod(tmp, 0o644)
-            else:
-                # keep what the file had, then apply what the task asks for
-                st = os.stat(path)
-                os.chmod(tmp, st.st_mode & 0o7777)
-                try:
-                    os.chown(tmp, st.st_uid, st.st_gid)
-                except OSError:
-                    pass
-            self.module.set_fs_attributes_if_different(self.file_args(item, tmp), False, expand=False)
-            if new_file:
-                os.rename(tmp, path)
-            else:
-                self.module.atomic_move(tmp, path, unsafe_writes=item['in_place'], keep_dest_attrs=False)
-                # written in place (in_place), the file kept its own attributes
-                self.module.set_fs_attributes_if_different(self.file_args(item, path), False, expand=False)
+            atomic_write(path, data, self.module, new_mode=0o644, in_place=item['in_place'],
+                         prepare=lambda tmp: self.module.set_fs_attributes_if_different(
+                             self.file_args(item, tmp), False, expand=False))
+            # written in place (in_place), the file kept its own attributes
+            self.module.set_fs_attributes_if_different(self.file_args(item, path), False, expand=False)
         except Exception as exc:  # pylint: disable=broad-except
-            if os.path.exists(tmp):
-                os.unlink(tmp)
             self.fail('writing %s failed: %s (files written before it: %s)'
                       % (path, to_native(exc), ', '.join(self.result['files'][:-1]) or 'none'))
 
@@ -437,8 +418,7 @@ class ServiceConfig(object):
                 if previous is None:
                     os.unlink(path)
                 else:
-                    tmp = write_temp_beside(path, previous)
-                    self.module.atomic_move(tmp, path, unsafe_writes=item['in_place'])
+                    atomic_write(path, previous, self.module, in_place=item['in_place'])
             except Exception as exc:  # pylint: disable=broad-except
                 errors.append('%s: %s' % (path, to_native(exc)))
         paths = ', '.join(item['path'] for item, dummy in self.written)

@@ -295,6 +295,8 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
+
 from ansible_collections.ops535.mail_security.plugins.module_utils.zone_file import (
     DEFAULT_APEX_RECORD,
     DEFAULT_HOST_RECORD,
@@ -474,26 +476,30 @@ class SpfZoneRecords(object):
         self.result['reloaded'] = False
         if not plan.changed:
             return
-        directory = self.module.tmpdir if self.module.check_mode else os.path.dirname(zone_file)
+        # The candidate is checked from the module's scratch directory; the zone file itself is then
+        # replaced by the collection's one writer (through a symbolic link to the file named serves).
         try:
-            handle, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(zone_file), suffix='.tmp')
+            handle, tmp = tempfile.mkstemp(dir=self.module.tmpdir, prefix='.%s.' % os.path.basename(zone_file),
+                                           suffix='.tmp')
         except (IOError, OSError) as exc:
-            raise Failure('cannot create a temporary file in %s: %s' % (directory, to_native(exc)))
+            raise Failure('cannot create a temporary file in %s: %s' % (self.module.tmpdir, to_native(exc)))
         try:
             with os.fdopen(handle, 'wb') as out:
                 out.write(new)
             if params['validate']:
                 self.checkzone(tmp, 'the edited zone file')
-            if self.module.check_mode:
-                self.result['changed'] = True
-                return
-            if params['backup']:
-                self.result['backup_file'] = self.module.backup_local(zone_file)
-            self.module.atomic_move(tmp, zone_file)
-            self.result['changed'] = True
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            os.unlink(tmp)
+        if self.module.check_mode:
+            self.result['changed'] = True
+            return
+        if params['backup']:
+            self.result['backup_file'] = self.module.backup_local(zone_file)
+        try:
+            atomic_write(zone_file, new, self.module)
+        except (IOError, OSError) as exc:
+            raise Failure('writing zone file %s failed: %s' % (zone_file, to_native(exc)))
+        self.result['changed'] = True
         if self.frozen:
             self.thaw()  # reloads the zone from its file
             self.result['reloaded'] = True

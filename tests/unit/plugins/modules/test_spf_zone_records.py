@@ -404,6 +404,26 @@ def test_switches_off_remove_the_block(tmp_path, capsys):
     assert checkzone(lab.zone_file, 'lab.ops', lab.directory)[0] == 0
 
 
+def test_symlinked_zone_file_is_written_through_the_link(tmp_path, capsys):
+    """named.conf names a link; the file named serves is edited, the link stays a link, the re-run is no change."""
+    lab = Lab(tmp_path, 'lab.ops', 'lab.ops.zone', conf_file_name='current.zone')
+    link = lab.directory / 'current.zone'
+    os.symlink('lab.ops.zone', str(link))
+    original = lab.read()
+    result = run_module(capsys, lab.args())
+    assert not result.get('failed'), result.get('msg')
+    assert result['changed'] is True
+    assert link.is_symlink() and os.readlink(str(link)) == 'lab.ops.zone'
+    served = lab.read()
+    assert served != original and BLOCK_BEGIN.encode() in served
+    assert stat.S_IMODE(lab.zone_file.stat().st_mode) == 0o640
+    assert lab.rndc_calls() == ['reload lab.ops']
+    again = run_module(capsys, lab.args())
+    assert again['changed'] is False
+    assert lab.read() == served
+    assert lab.rndc_calls() == ['reload lab.ops']
+
+
 def test_serial_bump_off(tmp_path, capsys):
     lab = Lab(tmp_path, 'lab.ops', 'lab.ops.zone')
     result = run_module(capsys, lab.args(serial_bump=False))
