@@ -3,6 +3,7 @@
 import pytest
 
 from conftest import file_digest, message_in_mailbox, run_playbook, unique_subject, wait_for_mail
+from lab_platform import platform_facts
 
 
 def test_lab_hosts_resolve_through_vm1(vm2, vm3, stranger, lab):
@@ -88,8 +89,14 @@ def test_no_helo_is_accepted_at_baseline(vm2, lab):
 # lab_baseline writes named's files and the resolvers with one service_config call per host: what
 # a person who re-runs lab.yml relies on. These tests run lab.yml again; they leave the lab as the
 # converge made it.
-ZONE = "/etc/bind/zones/db.%s"
-OPTIONS = "/etc/bind/named.conf.options"
+
+
+@pytest.fixture(scope="module")
+def bind_files(vm1):
+    """The zone directory and named's options file on this platform (lab_baseline's per-OS vars)."""
+    facts = platform_facts(vm1)
+    return {"zone": facts["lab_baseline_bind_zone_dir"] + "/db.%s",
+            "options": facts["lab_baseline_bind_config_files"][0]["dest"]}
 
 
 def test_rerun_and_check_mode_change_nothing(lab):
@@ -99,8 +106,8 @@ def test_rerun_and_check_mode_change_nothing(lab):
         assert run.changed() == 0, "lab.yml%s changed %s" % (" --check" if check else "", run)
 
 
-def test_a_hand_edited_zone_is_never_overwritten(vm1, vm2, lab):
-    zone = ZONE % lab["domain"]
+def test_a_hand_edited_zone_is_never_overwritten(vm1, vm2, lab, bind_files):
+    zone = bind_files["zone"] % lab["domain"]
     vm1.check("printf '; edited by hand\\nhand IN A 198.51.100.77\\n' >> %s && rndc reload %s >/dev/null"
               % (zone, lab["domain"]))
     edited = file_digest(vm1, zone)
@@ -114,14 +121,15 @@ def test_a_hand_edited_zone_is_never_overwritten(vm1, vm2, lab):
                   % (zone, lab["domain"]))
 
 
-def test_a_configuration_named_refuses_is_not_written(vm1, vm2, lab):
-    before = file_digest(vm1, OPTIONS)
+def test_a_configuration_named_refuses_is_not_written(vm1, vm2, lab, bind_files):
+    options = bind_files["options"]
+    before = file_digest(vm1, options)
     pid = vm1.check("systemctl show -p MainPID --value named").strip()
     run = run_playbook("lab.yml", {"lab_baseline_bind_extra_options": ["no-such-option yes"]})
     assert run.rc != 0 and run.failed(), run
-    assert "%s was refused by named-checkconf" % OPTIONS in run.messages(), run.messages()
+    assert "%s was refused by named-checkconf" % options in run.messages(), run.messages()
     assert "nothing was written" in run.messages()
-    assert file_digest(vm1, OPTIONS) == before
+    assert file_digest(vm1, options) == before
     assert vm1.check("systemctl show -p MainPID --value named").strip() == pid, "named was restarted"
     assert vm2.dig("+short", "MX", lab["domain"]).split() == ["10", "vm3.%s." % lab["domain"]]
 

@@ -9,8 +9,17 @@ import shlex
 import pytest
 
 from conftest import message_in_mailbox, run_playbook, unique_subject, wait_for_mail
+from lab_platform import platform_facts
 
-POLICY_BINARY = "/usr/bin/policyd-spf"
+
+@pytest.fixture(scope="module")
+def policy(vm3):
+    """Where the platform keeps the policy daemon (the role's own per-OS vars) and who runs it (master.cf)."""
+    facts = platform_facts(vm3)
+    service = vm3.check("postconf -M policyd-spf/unix")
+    user = [word.split("=", 1)[1] for word in service.split() if word.startswith("user=")]
+    assert user, service
+    return {"binary": facts["policyd_spf__binary"], "config": facts["policyd_spf__config_path"], "user": user[0]}
 
 
 def outsider_mail(outsider, lab, sender, subject=None):
@@ -25,14 +34,14 @@ def rcpt(result):
     return (result["rcpt"][0]["code"], result["rcpt"][0]["enhanced"]) if result["rcpt"] else None
 
 
-def test_policy_check_sits_after_reject_unauth_destination(vm3):
+def test_policy_check_sits_after_reject_unauth_destination(vm3, policy):
     items = vm3.check("postconf -h smtpd_recipient_restrictions").replace(",", " ").split()
     check = items.index("check_policy_service")
     assert items[check + 1] == "unix:private/policyd-spf"
     assert items.index("reject_unauth_destination") < check
     assert vm3.check("postconf -h policyd-spf_time_limit").strip() == "3600"
     service = vm3.check("postconf -M policyd-spf/unix")
-    assert "spawn" in service and "argv=%s" % POLICY_BINARY in service
+    assert "spawn" in service and "argv=%s" % policy["binary"] in service
 
 
 def test_without_records_spoofed_mail_is_accepted_with_received_spf_none(outsider, vm3, lab):
@@ -80,12 +89,12 @@ def test_local_mail_from_mynetworks_is_still_accepted(vm2, vm3, lab):
     assert wait_for_mail(vm3, subject) is not None
 
 
-def test_the_mx_itself_passes_spf(vm3, lab):
+def test_the_mx_itself_passes_spf(vm3, lab, policy):
     request = ("request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=SMTP\n"
                "client_address=%s\nclient_name=vm3.%s\nhelo_name=vm3.%s\nsender=root@%s\n"
                "recipient=root@%s\ninstance=1\n\n" % (lab["vm3"], lab["domain"], lab["domain"], lab["domain"], lab["domain"]))
-    out = vm3.check("printf %%s %s | timeout 30 runuser -u policyd-spf -- %s" % (
-        shlex.quote(request), POLICY_BINARY))
+    out = vm3.check("printf %%s %s | timeout 30 runuser -u %s -- %s" % (
+        shlex.quote(request), policy["user"], policy["binary"]))
     assert "action=prepend Received-SPF: Pass" in out, out
 
 
@@ -112,10 +121,11 @@ def test_dns_down_defers_outsiders_and_keeps_local_mail_flowing(vm1, vm2, vm3, o
         vm1.check("systemctl start named")
 
 
-def test_missing_policy_binary_gives_4xx_and_the_role_reports_it(vm3, outsider, lab):
-    vm3.check("mv %s %s.moved" % (POLICY_BINARY, POLICY_BINARY))
+def test_missing_policy_binary_gives_4xx_and_the_role_reports_it(vm3, outsider, lab, policy):
+    binary = policy["binary"]
+    vm3.check("mv %s %s.moved" % (binary, binary))
     # Daemons already spawned keep serving their smtpd: end them (as a reboot or reload would).
-    vm3.run("pkill -u policyd-spf; postfix reload; sleep 1")
+    vm3.run("pkill -u %s; postfix reload; sleep 1" % policy["user"])
     try:
         result = outsider_mail(outsider, lab, "root@%s" % lab["other_domain"])
         assert result["refused_at"] == "rcpt", result
@@ -124,7 +134,7 @@ def test_missing_policy_binary_gives_4xx_and_the_role_reports_it(vm3, outsider, 
         run = run_playbook("investigation2.yml")
         assert run.rc != 0 and "policy service is broken" in run.messages().lower(), run
     finally:
-        vm3.check("mv %s.moved %s" % (POLICY_BINARY, POLICY_BINARY))
+        vm3.check("mv %s.moved %s" % (binary, binary))
     result = outsider_mail(outsider, lab, "root@%s" % lab["other_domain"])
     assert rcpt(result) == (250, "2.1.5"), result
 
@@ -137,8 +147,8 @@ BAD_INPUT = [
 
 
 @pytest.mark.parametrize("extra_vars,named", BAD_INPUT, ids=["unknown-option", "invalid-value", "bad-position"])
-def test_bad_input_fails_before_any_change(vm3, extra_vars, named):
-    files = "/etc/postfix/main.cf /etc/postfix/master.cf /etc/postfix-policyd-spf-python/policyd-spf.conf"
+def test_bad_input_fails_before_any_change(vm3, extra_vars, named, policy):
+    files = "/etc/postfix/main.cf /etc/postfix/master.cf %s" % policy["config"]
     before = vm3.check("sha256sum " + files)
     run = run_playbook("investigation2.yml", extra_vars)
     assert run.rc != 0 and run.failed(), run
