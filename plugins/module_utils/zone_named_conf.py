@@ -13,7 +13,14 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.ops535.mail_security.plugins.module_utils.dns_idna import (
+    IdnaError,
+    is_ascii,
+    to_a_label,
+)
+
 PRIMARY_TYPES = ('primary', 'master')
+CHECK_NAMES_MODES = ('fail', 'warn', 'ignore')
 
 
 class NamedConfError(Exception):
@@ -138,8 +145,10 @@ def _is_dynamic(stmt):
 class ZoneInfo(object):
     """A zone statement of the effective configuration."""
 
-    def __init__(self, name, zone_class, view, zone_type, file_path, dynamic, directory):
+    def __init__(self, name, zone_class, view, zone_type, file_path, dynamic, directory, check_names='fail'):
         self.name = name
+        # named's check-names mode for this zone's owner names (named-checkzone -k)
+        self.check_names = check_names
         self.zone_class = zone_class
         self.view = view
         self.zone_type = zone_type
@@ -149,7 +158,7 @@ class ZoneInfo(object):
 
     def as_dict(self):
         return dict(name=self.name, zone_class=self.zone_class, view=self.view, type=self.zone_type,
-                    file=self.file, dynamic=self.dynamic, directory=self.directory)
+                    file=self.file, dynamic=self.dynamic, directory=self.directory, check_names=self.check_names)
 
 
 class NamedConf(object):
@@ -171,6 +180,22 @@ class NamedConf(object):
                 if stmt is not None:
                     return _is_dynamic(stmt)
         return False
+
+    def _check_names(self, zone_stmt, zone_type, *scopes):
+        """named's check-names mode for a zone: the zone's own, else its view's or the options' for
+        its type (primary, secondary), else named's default (fail for primary zones)."""
+        own = zone_stmt.first('check-names')
+        if own is not None and len(own.words) > 1 and own.words[-1].lower() in CHECK_NAMES_MODES:
+            return own.words[-1].lower()
+        kinds = ('primary', 'master') if zone_type in PRIMARY_TYPES else ('secondary', 'slave')
+        for scope in scopes:
+            if scope is None:
+                continue
+            for stmt in scope.find('check-names'):
+                if len(stmt.words) > 2 and stmt.words[1].lower() in kinds \
+                        and stmt.words[2].lower() in CHECK_NAMES_MODES:
+                    return stmt.words[2].lower()
+        return 'fail' if zone_type in PRIMARY_TYPES else 'warn'
 
     def zones(self):
         """Every zone statement as a ZoneInfo (views included)."""
@@ -196,8 +221,27 @@ class NamedConf(object):
                     stmt.first('update-policy') is None and stmt.first('allow-update') is None
                     and self._allows_updates(view, self.options))
                 found.append(ZoneInfo(stmt.words[1], zone_class, view.words[1] if view is not None else None,
-                                      zone_type, file_path, dynamic, self.directory))
+                                      zone_type, file_path, dynamic, self.directory,
+                                      self._check_names(stmt, zone_type, view, self.options)))
         return found
+
+    def _refuse_unicode_zone(self, wanted, view):
+        """A zone statement spelt in Unicode whose A-label is ``wanted``: named serves it under the
+        8-bit octets of its UTF-8 spelling, which no resolver asks for."""
+        for info in self.zones():
+            name = _norm_zone(info.name)
+            if is_ascii(name) or (view is not None and info.view != view):
+                continue
+            try:
+                a_label = _norm_zone(to_a_label(name))
+            except IdnaError:
+                continue
+            if a_label == wanted:
+                raise NamedConfError(
+                    'zone "%s" is defined in named\'s configuration as "%s" (in Unicode): named does not convert '
+                    'it, and serves it under the 8-bit octets of its UTF-8 spelling, a name no resolver asks for; '
+                    'name the zone "%s" (its A-label) in named\'s configuration, then run this again'
+                    % (wanted, info.name, wanted))
 
     def find_zone(self, zone, view=None):
         """The primary IN-class zone statement for ``zone`` (optionally in ``view``).
@@ -209,6 +253,7 @@ class NamedConf(object):
                    if _norm_zone(info.name) == wanted and info.zone_class in ('IN', 'INTERNET')
                    and (view is None or info.view == view)]
         if not matches:
+            self._refuse_unicode_zone(wanted, view)
             names = sorted(set(_norm_zone(info.name) for info in self.zones() if info.zone_type in PRIMARY_TYPES))
             raise NamedConfError('this server has no zone "%s" (class IN%s) in its configuration; '
                                  'primary zones found: %s'

@@ -46,6 +46,10 @@ options:
   zone:
     description:
       - The domain whose zone file is edited, for example C(lab.ops). A final dot is optional.
+      - A name given in Unicode (C(bücher.test)) is converted to its A-label (C(xn--bcher-kva.test)), as BIND's
+        tools convert it (IDNA 2008), and that is the zone looked for in named's configuration. A zone that
+        named's configuration spells in Unicode is refused, naming it (named would serve it under the 8-bit
+        octets of its UTF-8 spelling, a name no resolver asks for).
     type: str
     required: true
     aliases: [domain]
@@ -297,15 +301,18 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
 
-from ansible_collections.ops535.mail_security.plugins.module_utils.zone_file import (
+from ansible_collections.ops535.mail_security.plugins.module_utils.spf_zone_plan import (
     DEFAULT_APEX_RECORD,
     DEFAULT_HOST_RECORD,
     DEFAULT_WILDCARD_RECORD,
+    plan_spf_update,
+    record_texts,
+    zone_a_label,
+)
+from ansible_collections.ops535.mail_security.plugins.module_utils.zone_master_file import (
     DNSPYTHON_IMPORT_ERROR,
     HAS_DNSPYTHON,
     ZoneEditError,
-    plan_spf_update,
-    record_texts,
 )
 from ansible_collections.ops535.mail_security.plugins.module_utils.zone_named_conf import (
     NamedConf,
@@ -324,11 +331,10 @@ class Failure(Exception):
 
 class SpfZoneRecords(object):
 
-    def __init__(self, module):
+    def __init__(self, module, zone_text):
         self.module = module
         self.params = module.params
-        self.zone = self.params['zone'].strip()
-        self.zone_text = self.zone[:-1] if self.zone.endswith('.') and self.zone != '.' else self.zone
+        self.zone_text = zone_text  # the A-label, without the final dot
         self.result = dict(changed=False, zone=self.zone_text)
         self.zone_info = None
         self.conf = None
@@ -353,7 +359,10 @@ class SpfZoneRecords(object):
 
     def checkzone(self, path, what):
         checkzone = self.binary('named_checkzone', 'named-checkzone')
-        rc, output = self.run([checkzone, '-w', self.result['named_directory'], self.zone_text, path])
+        # named's check-names mode (default for a primary zone: fail), so that a zone named would refuse
+        # to load is refused here
+        mode = self.zone_info.check_names if self.zone_info is not None else 'fail'
+        rc, output = self.run([checkzone, '-k', mode, '-w', self.result['named_directory'], self.zone_text, path])
         if rc != 0:
             raise Failure('named-checkzone rejects %s (nothing was changed): %s' % (what, output.strip()),
                           checkzone_output=output)
@@ -576,8 +585,11 @@ def main():
     params = module.params
     if params['ttl'] is not None and not 0 <= params['ttl'] <= 2147483647:
         module.fail_json(msg='ttl must be between 0 and 2147483647 (got %d)' % params['ttl'])
+    try:
+        zone = zone_a_label(params['zone'])
+    except ZoneEditError as exc:
+        module.fail_json(msg=to_native(exc), changed=False)
     if params['validate_only']:
-        zone = params['zone'].strip().rstrip('.')
         try:
             texts, warnings = record_texts(zone, params['apex_record'], params['host_record'],
                                            params['wildcard_record'], params['apex'], params['hosts'],
@@ -590,7 +602,7 @@ def main():
     if not HAS_DNSPYTHON:
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
 
-    job = SpfZoneRecords(module)
+    job = SpfZoneRecords(module, zone)
     try:
         job.run_all()
     except Failure as exc:

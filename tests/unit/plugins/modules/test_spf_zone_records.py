@@ -24,10 +24,12 @@ import pytest
 import yaml
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.spf_record import has_spf_version_tag
-from ansible_collections.ops535.mail_security.plugins.module_utils.zone_file import (
+from ansible_collections.ops535.mail_security.plugins.module_utils.spf_zone_plan import (
     BLOCK_BEGIN,
     BLOCK_END,
     REPLACED_PREFIX,
+)
+from ansible_collections.ops535.mail_security.plugins.module_utils.zone_serial import (
     next_serial,
     serial_gt,
 )
@@ -583,7 +585,8 @@ def test_candidate_rejected_by_named_checkzone(tmp_path, capsys):
     """The edited text is checked before it replaces the original."""
     lab = Lab(tmp_path, 'lab.ops', 'lab.ops.zone')
     fake = tmp_path / 'checkzone'
-    fake.write_text('#!/bin/sh\ncase "$4" in *.tmp) echo "simulated: bad candidate"; exit 1;; esac\n'
+    fake.write_text('#!/bin/sh\nfor last; do :; done\n'
+                    'case "$last" in *.tmp) echo "simulated: bad candidate"; exit 1;; esac\n'
                     'exec %s "$@"\n' % NAMED_CHECKZONE)
     os.chmod(str(fake), 0o755)
     before = lab.read()

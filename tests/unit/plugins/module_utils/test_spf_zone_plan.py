@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, OPS535 mail security maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""zone_file: serial arithmetic, the offset-keeping scanner, the block, and the planner."""
+"""spf_zone_plan and what it stands on: serial arithmetic, the offset-keeping scanner, the block, the planner."""
 
 import datetime
 import random
@@ -11,19 +11,24 @@ import shutil
 import dns.name
 import pytest
 
-from ansible_collections.ops535.mail_security.plugins.module_utils import zone_file
-from ansible_collections.ops535.mail_security.plugins.module_utils.zone_file import (
+from ansible_collections.ops535.mail_security.plugins.module_utils import spf_zone_plan, zone_master_file
+from ansible_collections.ops535.mail_security.plugins.module_utils.spf_zone_plan import (
     BLOCK_BEGIN,
     BLOCK_END,
     REPLACED_PREFIX,
     ZoneEditError,
     find_block,
+    plan_spf_update,
+)
+from ansible_collections.ops535.mail_security.plugins.module_utils.zone_master_file import (
     find_soa_serial,
     interpret_entries,
+    scan_entries,
+)
+from ansible_collections.ops535.mail_security.plugins.module_utils.zone_serial import (
+    SerialError,
     looks_like_date_serial,
     next_serial,
-    plan_spf_update,
-    scan_entries,
     serial_gt,
 )
 
@@ -83,7 +88,7 @@ def test_next_serial_today_by_default():
 
 @pytest.mark.parametrize('bad', [-1, 2 ** 32, 2 ** 40])
 def test_next_serial_out_of_range(bad):
-    with pytest.raises(ZoneEditError):
+    with pytest.raises(SerialError):
         next_serial(bad, DAY)
 
 
@@ -149,14 +154,15 @@ def test_scanner_offsets_and_owners():
     txt = records[1]
     assert not txt.multiline and txt.leading_ws and not txt.owner_explicit
     assert [t.text for t in txt.rdata_tokens] == ['"a;b"', '"c\\"d"']
-    assert tuple(zone_file.entry_rdata(txt).strings) == (b'a;b', b'c"d')
+    assert tuple(zone_master_file.entry_rdata(txt).strings) == (b'a;b', b'c"d')
     assert records[3].leading_ws and records[3].owner == records[2].owner
 
 
-def test_scanner_generate_makes_owner_unknown():
-    text = '$GENERATE 1-3 h$ A 198.51.100.$\n  IN TXT "x"\n'
+def test_scanner_owner_after_generate_is_the_one_before_it():
+    # named: $GENERATE's records do not count; the line takes the owner written before the $GENERATE
+    text = 'ns A 198.51.100.1\n$GENERATE 1-3 h$ A 198.51.100.$\n  IN TXT "x"\n'
     records = [e for e in interpret_entries(scan_entries(text), origin()) if e.kind == 'record']
-    assert records[0].owner is None
+    assert records[1].owner == dns.name.from_text('ns.t.test.')
 
 
 def test_find_soa_serial():
@@ -214,7 +220,7 @@ def test_plan_simple(tmp_path):
     assert plan.changed
     assert plan.text.startswith(SIMPLE.replace('2026010101', '2026050100'))
     assert plan.text[len(SIMPLE):].splitlines() == [
-        BLOCK_BEGIN + zone_file.BLOCK_NOTE,
+        BLOCK_BEGIN + spf_zone_plan.BLOCK_NOTE,
         't.test. 3600 IN TXT "v=spf1 mx -all"',
         '*.t.test. 3600 IN TXT "v=spf1 mx:t.test -all"',
         'ns.t.test. 3600 IN TXT "v=spf1 mx:t.test -all"',
@@ -252,12 +258,21 @@ def test_plan_block_in_the_middle_stays_there(tmp_path):
     assert checkzone(tmp_path, 't.test', plan.text)[0] == 0
 
 
-def test_plan_spf_after_generate_is_refused():
+def test_plan_spf_after_generate_goes_where_named_puts_it(tmp_path):
     text = SIMPLE + '$GENERATE 1-2 pool$ A 198.51.100.$\n  IN TXT "v=spf1 -all"\n'
-    # dnspython puts the TXT on pool2, named on ns: the line's owner is not known for sure
+    # dnspython alone puts the TXT on pool2 (2.3) or elsewhere; named puts it on ns, and so does the plan
+    plan = plan_spf_update(text, 't.test', host_names=['ns'], wildcard=False, today=DAY)
+    assert [(r['name'], r['line']) for r in plan.replaced] == [('ns.t.test', 8)]
+    rc, output = checkzone(tmp_path, 't.test', plan.text)
+    assert rc == 0, output
+
+
+def test_plan_spf_after_generate_with_no_owner_before_is_refused():
+    text = ('$TTL 60\n$GENERATE 1-2 pool$ A 198.51.100.$\n  IN TXT "v=spf1 -all"\n'
+            '@ IN SOA ns root 1 2 3 4 5\n@ NS ns\nns A 198.51.100.1\n')
     with pytest.raises(ZoneEditError) as err:
-        plan_spf_update(text, 't.test', host_names=['pool2'], wildcard=False)
-    assert 'v=spf1' in str(err.value)
+        plan_spf_update(text, 't.test')
+    assert 'line 3 of the zone file begins with white space' in str(err.value)
 
 
 def test_plan_duplicate_spf_lines_both_replaced(tmp_path):
@@ -313,7 +328,7 @@ def test_plan_disabled_texts_are_not_linted():
 @pytest.mark.parametrize('zone, fragment', [
     ('.', 'root zone'),
     ('other.test', 'other.test'),
-    ('a..b', 'not a valid zone name'),
+    ('a..b', 'zone "a..b" is not a domain name: it has an empty label'),
 ])
 def test_plan_wrong_zone(zone, fragment):
     text = SIMPLE.replace('@ IN SOA ns.t.test.', 't.test. IN SOA ns.t.test.')
@@ -330,12 +345,12 @@ def test_plan_unparsable_zone():
 
 def test_plan_checks_its_own_work(monkeypatch):
     """If the block ever said something else than intended, nothing is written."""
-    real = zone_file.render_block
+    real = spf_zone_plan.render_block
 
     def sloppy(records, newline='\n'):
         return real(records, newline) + 'ns.t.test. 3600 IN A 198.51.100.99\n'
 
-    monkeypatch.setattr(zone_file, 'render_block', sloppy)
+    monkeypatch.setattr(spf_zone_plan, 'render_block', sloppy)
     with pytest.raises(ZoneEditError) as err:
         plan_spf_update(SIMPLE, 't.test', today=DAY)
     assert 'internal check failed' in str(err.value)
@@ -344,7 +359,7 @@ def test_plan_checks_its_own_work(monkeypatch):
 def test_plan_checks_commenting_out(monkeypatch):
     """A scanner that got an owner wrong is caught before anything is written."""
     text = SIMPLE + 'www IN A 198.51.100.5\n     IN TXT "v=spf1 a -all"\n'
-    real = zone_file.interpret_entries
+    real = spf_zone_plan.interpret_entries
 
     def confused(entries, zone_origin):
         entries = real(entries, zone_origin)
@@ -353,7 +368,7 @@ def test_plan_checks_commenting_out(monkeypatch):
                 entry.owner = dns.name.from_text('ns.t.test.')
         return entries
 
-    monkeypatch.setattr(zone_file, 'interpret_entries', confused)
+    monkeypatch.setattr(spf_zone_plan, 'interpret_entries', confused)
     with pytest.raises(ZoneEditError) as err:
         plan_spf_update(text, 't.test', today=DAY)
     assert 'v=spf1' in str(err.value)
@@ -363,14 +378,15 @@ def test_text_for_older_dnspython():
     """Class before TTL and CRLF endings are rewritten for dnspython only: same lines, same meaning."""
     text = ('$TTL 60\r\n@ IN 300 SOA ns root 1 2 3 4 5\r\n  IN NS ns\r\n'
             'ns IN\t3600 A 198.51.100.1\r\n   in 7 A 198.51.100.2\r\n')
-    out = zone_file._for_dnspython(text, origin())
-    assert out == ('$TTL 60\n@ 300 IN SOA ns root 1 2 3 4 5\n  IN NS ns\n'
-                   'ns 3600\tIN A 198.51.100.1\n   7 in A 198.51.100.2\n')
-    zone = zone_file.parse_zone(text, origin())
+    out = zone_master_file.text_for_dnspython(text, origin())
+    assert out == ('$TTL 60\n@ 300 IN SOA ns root 1 2 3 4 5\nt.test.  IN NS ns\n'
+                   'ns 3600\tIN A 198.51.100.1\nns.t.test.   7 in A 198.51.100.2\n')
+    zone = zone_master_file.parse_zone(text, origin())
     assert zone.get_rdataset('t.test.', 'SOA').ttl == 300
     assert len(zone.get_rdataset('ns.t.test.', 'A')) == 2
     # a name that looks like a class is an owner, not a class
-    assert zone_file._for_dnspython('in IN 30 A 198.51.100.3\n', origin()) == 'in 30 IN A 198.51.100.3\n'
+    assert zone_master_file.text_for_dnspython('$TTL 1\nin IN 30 A 198.51.100.3\n', origin()) == \
+        '$TTL 1\nin 30 IN A 198.51.100.3\n'
 
 
 def test_scanner_survives_nonsense():
