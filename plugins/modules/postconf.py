@@ -30,14 +30,17 @@ description:
     effective C(smtpd_relay_restrictions) nor C(smtpd_recipient_restrictions) holds a working
     C(reject_unauth_destination), C(defer_unauth_destination), C(reject), C(defer) or
     C(defer_if_permit) (smtpd would answer every client with a configuration error)."
+  - Then the planned values are tried with Postfix's own smtpd before anything is written (O(trial)).
   - Values are compared the way Postfix reads them (whitespace runs collapsed, commas and
     spaces equal as list separators, C(yes)/C(true) and C(no)/C(false) equal for booleans),
     so a second run with the same input changes nothing.
   - When something changed and Postfix is running, Postfix is reloaded (restarted when
     C(inet_interfaces) or C(inet_protocols) changed) and must then pass a health check
-    (C(postfix status) and an SMTP greeting on port 25). If the reload, restart or health check
-    fails, the previous C(main.cf) and C(master.cf) are put back, Postfix is reloaded or
-    restarted again with them, and the task fails saying so.
+    (C(postfix status), and an SMTP dialogue on port 25 through the collection's SMTP client - greeting,
+    HELO, MAIL FROM and RCPT TO, none answered with a C(4.3.x) configuration problem; see O(trial) for the
+    client from outside C(mynetworks)). If the reload, restart or health check fails, the previous
+    C(main.cf) and C(master.cf) are put back, Postfix is reloaded or restarted again with them, and the
+    task fails saying so.
 author:
   - OPS535 mail security maintainers (@ops535)
 requirements:
@@ -78,18 +81,29 @@ options:
     type: list
     elements: str
     default: []
-  preserve_items:
+  declared_items:
     description:
-      - Regular expressions (Python C(re.search)) matched against the items of list parameters.
-      - When O(parameters) replaces a list parameter, items of its current value that match one of
-        these expressions and are not in the new value are kept, right after the item that preceded
-        them in the current value when that item is in the new list, otherwise first.
-      - This lets two roles share one list, for example one role owning
-        C(smtpd_recipient_restrictions) and another inserting C(check_policy_service) into it with
-        O(list_items), without the two undoing each other on every run.
+      - Items that other roles put into list parameters this task replaces with O(parameters), each declared
+        exactly (the owning role's contract, for example the policyd_spf role's
+        C(check_policy_service unix:private/policyd-spf) in C(smtpd_recipient_restrictions)).
+      - A declared item already in the current value and not in the new value is kept, right after the item
+        that preceded it when that item is in the new list, otherwise first. Every other item of the current
+        value that the new value does not hold is removed; nothing is kept by pattern.
     type: list
-    elements: str
+    elements: dict
     default: []
+    suboptions:
+      parameter:
+        description: The list parameter the item is in.
+        type: str
+        required: true
+      item:
+        description: Exactly one item, with its argument (whitespace is normalised).
+        type: str
+        required: true
+      owner:
+        description: The role that owns the item (for the reader; not used).
+        type: str
   list_items:
     description:
       - Item-level edits of list parameters, applied in order after O(parameters).
@@ -204,6 +218,35 @@ options:
       - With V(false) the files are written and Postfix is left alone.
     type: bool
     default: true
+  trial:
+    description:
+      - Try the planned C(main.cf) values before anything is written, in check mode too. Postfix's own smtpd runs
+        stand-alone as the mail owner with each changed parameter as a C(-o NAME=VALUE) override (a removed one
+        with its default) and holds HELO, MAIL FROM and RCPT TO (no DATA) as a client from
+        O(trial_trusted_client) and as one from O(trial_outside_client). A C(4.3.x) reply (Postfix's
+        configuration problem), a smtpd that stops, or an C(error), C(fatal) or C(panic) line in its log refuses
+        the change, naming the parameter, its value and the reply; nothing is written or reloaded.
+      - After a reload the outside client is tried again against the running configuration (and the health check
+        holds the same dialogue over TCP); a C(4.3.x) reply rolls the change back.
+      - Nothing is tried when nothing changes. Skipped (RV(trial) says so) when O(config_dir) is not
+        C(/etc/postfix), because the stand-alone smtpd reads the running Postfix's C(main.cf). C(master.cf) changes are
+        not part of the overrides; the trial uses the services of the running C(master.cf).
+    type: bool
+    default: true
+  trial_trusted_client:
+    description:
+      - Address of the trusted client of the trial; it should be in the planned C(mynetworks).
+    type: str
+    default: 127.0.0.1
+  trial_outside_client:
+    description:
+      - Address of the client from outside C(mynetworks) of the trial (declared with XCLIENT, no packet is sent).
+        It says HELO with its address literal and uses the null sender, so that an SPF policy has nothing to refuse
+        and the dialogue reaches the last recipient restriction.
+      - The default, C(198.51.100.254), is outside the lab's C(mynetworks) (C(198.51.100.0/25)); choose an address
+        outside your C(mynetworks) when that covers it.
+    type: str
+    default: 198.51.100.254
 notes:
   - "One task is one round trip: give everything that belongs together (for example a master.cf
     service and the main.cf parameters that use it) in the same task."
@@ -229,8 +272,10 @@ EXAMPLES = r"""
       mynetworks: [127.0.0.0/8, 198.51.100.0/25]
       smtpd_recipient_restrictions: [permit_mynetworks, reject_non_fqdn_recipient, reject_unauth_destination, permit]
     absent_parameters: [smtpd_delay_reject]
-    preserve_items:
-      - '^check_policy_service\s'
+    declared_items:
+      - parameter: smtpd_recipient_restrictions
+        item: check_policy_service unix:private/policyd-spf
+        owner: ops535.mail_security.policyd_spf
 
 - name: Wire the SPF policy daemon into Postfix (service, time limit and restriction in one step)
   ops535.mail_security.postconf:
@@ -311,348 +356,26 @@ rolled_back:
   returned: always
   type: bool
   sample: false
+trial:
+  description:
+    - The dialogues of the trial (client, overrides, greeting, RCPT replies, problem), or why it was skipped.
+  returned: when something changed
+  type: raw
+  sample: [{client: "a client outside mynetworks (198.51.100.254)", overrides: [mynetworks], problem: null}]
 health_check:
-  description: The SMTP greeting read after the reload or restart, or a note why none was read.
+  description: The SMTP greeting of the dialogue held after the reload or restart, or a note why none was held.
   returned: when Postfix was reloaded or restarted
   type: str
   sample: "220 vm3.example.ops ESMTP Postfix (Debian/GNU)"
 """
 
-import os
-import re
-import shutil
-import socket
-import stat
-import tempfile
-import time
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native, to_text
 
-from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import write_temp_beside
-from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_config import (
-    PostconfPlanner,
-    PostfixConfigError,
-)
-
-DEFAULT_CONFIG_DIR = '/etc/postfix'
-# AnsibleModule.get_bin_path looks in PATH, then in these.
-SBIN_DIRS = ['/sbin', '/usr/sbin', '/usr/local/sbin']
-
-# Health check timing (seconds).
-HEALTH_TIMEOUT = 15.0
-HEALTH_INTERVAL = 0.5
-SMTP_CONNECT_TIMEOUT = 5.0
-
-
-class PostfixFailure(Exception):
-    """A reload, restart or health check failed."""
-
-
-def command_output(out, err):
-    text = ' '.join((to_text(err or '') + ' ' + to_text(out or '')).split())
-    return text or 'no output, see the mail log'
-
-
-def atomic_write(module, path, data):
-    """Replace path with data: temp file in the same directory, same owner/mode/context, rename."""
-    real = os.path.realpath(path)
-    directory = os.path.dirname(real)
-    st = os.stat(real)
-    context = None
-    if module.selinux_enabled():
-        context = module.selinux_context(real)
-    tmp = write_temp_beside(real, data)
-    try:
-        os.chown(tmp, st.st_uid, st.st_gid)
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if context is not None:
-            module.set_context_if_different(tmp, context, False)
-        os.rename(tmp, real)
-    except Exception:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
-def read_bytes(path):
-    with open(path, 'rb') as handle:
-        return handle.read()
-
-
-def smtp_greeting(host, port, timeout=SMTP_CONNECT_TIMEOUT):
-    """The first line the SMTP server sends, or raise socket.error/OSError."""
-    sock = socket.create_connection((host, port), timeout)
-    try:
-        sock.settimeout(timeout)
-        data = b''
-        while b'\n' not in data and len(data) < 4096:
-            chunk = sock.recv(1024)
-            if not chunk:
-                break
-            data += chunk
-        try:
-            sock.sendall(b'QUIT\r\n')
-        except (socket.error, OSError):
-            pass
-    finally:
-        sock.close()
-    return to_text(data.split(b'\n', 1)[0], errors='surrogate_or_replace').strip()
-
-
-def greeting_is_healthy(line):
-    """smtpd answers: a 2xx greeting, or a 4xx/5xx reply other than 421 (service unavailable)."""
-    match = re.match(r'^([245])(\d\d)[ -]', line or '')
-    if not match:
-        return False
-    return match.group(0)[:3] != '421'
-
-
-class PostfixControl(object):
-    """Runs postfix/systemctl for reload, restart and the health check."""
-
-    def __init__(self, module, postfix_bin, config_dir):
-        self.module = module
-        self.postfix_bin = postfix_bin
-        self.config_dir = config_dir
-        self.default_dir = os.path.realpath(config_dir) == os.path.realpath(DEFAULT_CONFIG_DIR)
-
-    def postfix(self, *args):
-        argv = [self.postfix_bin]
-        if not self.default_dir:
-            argv += ['-c', self.config_dir]
-        argv += list(args)
-        return self.module.run_command(argv)
-
-    def running(self):
-        rc, dummy, dummy = self.postfix('status')
-        return rc == 0
-
-    def reload(self):
-        rc, out, err = self.postfix('reload')
-        if rc != 0:
-            raise PostfixFailure('postfix reload failed (rc=%s): %s' % (rc, command_output(out, err)))
-
-    def restart(self):
-        if self.default_dir and os.path.isdir('/run/systemd/system'):
-            systemctl = self.module.get_bin_path('systemctl')
-            if systemctl:
-                rc, out, err = self.module.run_command([systemctl, 'restart', 'postfix'])
-                if rc != 0:
-                    raise PostfixFailure('systemctl restart postfix failed (rc=%s): %s'
-                                         % (rc, command_output(out, err)))
-                return
-        self.postfix('stop')
-        rc, out, err = self.postfix('start')
-        if rc != 0:
-            raise PostfixFailure('postfix start failed (rc=%s): %s' % (rc, command_output(out, err)))
-
-    def health(self, target):
-        """Wait for 'postfix status' and an SMTP greeting from target; return the greeting."""
-        deadline = time.time() + HEALTH_TIMEOUT
-        while not self.running():
-            if time.time() >= deadline:
-                raise PostfixFailure('Postfix is not running after the change (postfix status failed)')
-            time.sleep(HEALTH_INTERVAL)
-        if target is None:
-            return 'no smtpd inet service on port 25 in master.cf; checked postfix status only'
-        host, port = target
-        last = 'no answer'
-        while True:
-            try:
-                line = smtp_greeting(host, port)
-                if greeting_is_healthy(line):
-                    return line
-                last = 'unexpected reply %r' % line if line else 'connection closed without a greeting'
-            except (socket.error, OSError) as exc:
-                last = to_native(exc)
-            if time.time() >= deadline:
-                raise PostfixFailure('no SMTP greeting from %s port %s within %d seconds (%s)'
-                                     % (host, port, HEALTH_TIMEOUT, last))
-            time.sleep(HEALTH_INTERVAL)
-
-    def apply(self, restart, target):
-        if restart:
-            self.restart()
-        else:
-            self.reload()
-        return self.health(target)
-
-
-def build_diff(config_dir, plan):
-    diffs = []
-    for name, before, after in (('main.cf', plan.main_before, plan.main_after),
-                                ('master.cf', plan.master_before, plan.master_after)):
-        if before != after:
-            path = os.path.join(config_dir, name)
-            diffs.append(dict(before_header=path, after_header=path,
-                              before=to_text(before, errors='surrogate_or_replace'),
-                              after=to_text(after, errors='surrogate_or_replace')))
-    return diffs
+from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_job import ARGUMENT_SPEC, run
 
 
 def main():
-    service_spec = dict(
-        name=dict(type='str', required=True),
-        type=dict(type='str', required=True, choices=['inet', 'unix', 'unix-dgram', 'fifo', 'pass']),
-        private=dict(type='raw', default='-'),
-        unprivileged=dict(type='raw', default='-'),
-        chroot=dict(type='raw', default='-'),
-        wakeup=dict(type='raw', default='-'),
-        maxproc=dict(type='raw', default='-'),
-        command=dict(type='str'),
-        args=dict(type='str', default=''),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-    )
-    list_item_spec = dict(
-        parameter=dict(type='str', required=True),
-        item=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
-        after=dict(type='str'),
-        before=dict(type='str'),
-        position=dict(type='str', choices=['first', 'last']),
-    )
-    module = AnsibleModule(
-        argument_spec=dict(
-            config_dir=dict(type='path', default=DEFAULT_CONFIG_DIR),
-            parameters=dict(type='dict', default={}),
-            absent_parameters=dict(type='list', elements='str', default=[]),
-            preserve_items=dict(type='list', elements='str', default=[]),
-            list_items=dict(type='list', elements='dict', default=[], options=list_item_spec,
-                            mutually_exclusive=[['after', 'before', 'position']]),
-            services=dict(type='list', elements='dict', default=[], options=service_spec,
-                          required_if=[['state', 'present', ['command']]]),
-            reload=dict(type='bool', default=True),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    config_dir = params['config_dir']
-    result = dict(changed=False, changed_parameters=[], changed_services=[], reloaded=False,
-                  restarted=False, rolled_back=False, postfix_running=False, postfix_version=None)
-
-    postconf_bin = module.get_bin_path('postconf')
-    if not postconf_bin:
-        module.fail_json(msg='postconf not found on this host (looked in PATH and %s): Postfix is not installed; '
-                         'install the postfix package and start Postfix first'
-                         % ', '.join(SBIN_DIRS), **result)
-    if not os.path.isdir(config_dir):
-        module.fail_json(msg='config_dir %s is not a directory' % config_dir, **result)
-
-    def run(argv):
-        return module.run_command(argv, environ_update=dict(LC_ALL='C', LANG='C'))
-
-    scratch = tempfile.mkdtemp(prefix='ansible-postconf-')
-    try:
-        planner = PostconfPlanner(postconf_bin, run, config_dir, scratch)
-        plan = planner.plan(parameters=params['parameters'],
-                            absent_parameters=params['absent_parameters'],
-                            preserve_items=params['preserve_items'],
-                            list_items=params['list_items'],
-                            services=params['services'])
-    except PostfixConfigError as exc:
-        module.fail_json(msg=to_native(exc), **result)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot prepare the scratch copy of %s: %s' % (config_dir, to_native(exc)), **result)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-    result.update(changed=plan.changed, changed_parameters=plan.changed_parameters,
-                  changed_services=plan.changed_services, postfix_version=plan.postfix_version)
-    if module._diff and plan.changed:
-        result['diff'] = build_diff(config_dir, plan)
-    if not plan.changed or module.check_mode:
-        module.exit_json(**result)
-
-    main_cf = os.path.join(config_dir, 'main.cf')
-    master_cf = os.path.join(config_dir, 'master.cf')
-    writes = [(path, before, after) for path, before, after in
-              ((main_cf, plan.main_before, plan.main_after), (master_cf, plan.master_before, plan.master_after))
-              if before != after]
-
-    # Someone else may have edited the files while we validated.
-    for path, before, dummy in writes:
-        if read_bytes(path) != before:
-            module.fail_json(msg='%s was changed by something else while this task validated it; nothing '
-                             'was written, run the task again' % path, **result)
-
-    control = None
-    postfix_bin = module.get_bin_path('postfix')
-    if params['reload']:
-        if not postfix_bin:
-            module.fail_json(msg='postfix command not found (looked in PATH and %s); nothing was written'
-                             % ', '.join(SBIN_DIRS), **result)
-        control = PostfixControl(module, postfix_bin, config_dir)
-        result['postfix_running'] = control.running()
-
-    written = []
-    try:
-        for path, before, after in writes:
-            atomic_write(module, path, after)
-            written.append((path, before))
-    except (IOError, OSError) as exc:
-        restore_errors = restore(module, written)
-        module.fail_json(msg='writing %s failed: %s; %s' % (
-            ', '.join(p for p, b, a in writes), to_native(exc),
-            'the files already written were restored' if not restore_errors
-            else 'restoring failed too: %s' % '; '.join(restore_errors)), **result)
-
-    if control is None or not result['postfix_running']:
-        module.exit_json(**result)
-
-    action = 'restart' if plan.restart_needed else 'reload'
-    try:
-        result['health_check'] = control.apply(plan.restart_needed, plan.probe_after)
-    except PostfixFailure as exc:
-        failure = to_native(exc)
-        restore_errors = restore(module, written)
-        if restore_errors:
-            module.fail_json(msg='%s after the configuration change: %s; restoring the previous %s FAILED: %s'
-                             % (action, failure, ' and '.join(os.path.basename(p) for p, b in written),
-                                '; '.join(restore_errors)), **result)
-        # The files are back; nothing of this change is in effect any more.
-        result.update(changed=False, rolled_back=True)
-        try:
-            control.apply(plan.restart_needed, plan.probe_before)
-            again = 'Postfix was %s with it and is healthy' % ('restarted' if plan.restart_needed else 'reloaded')
-        except PostfixFailure as exc2:
-            if plan.restart_needed:
-                again = 'but Postfix still fails with it: %s' % to_native(exc2)
-            else:
-                # A daemon that died on the bad configuration can leave its service
-                # throttled by master(8); a restart clears that.
-                try:
-                    control.apply(True, plan.probe_before)
-                    again = ('a reload did not bring Postfix back (%s), a restart did: Postfix runs with it '
-                             'and is healthy' % to_native(exc2))
-                except PostfixFailure as exc3:
-                    again = 'but Postfix still fails with it, even after a restart: %s' % to_native(exc3)
-        module.fail_json(msg='Postfix %s failed after the configuration change: %s. The previous configuration '
-                         '(%s) was restored; %s. Nothing of this change is in effect.'
-                         % (action, failure, ', '.join(p for p, b in written), again), **result)
-    result['restarted' if plan.restart_needed else 'reloaded'] = True
-    module.exit_json(**result)
-
-
-def restore(module, written):
-    """Put back the previous bytes of the files written; returns a list of errors."""
-    errors = []
-    for path, before in reversed(written):
-        try:
-            atomic_write(module, path, before)
-        except (IOError, OSError) as exc:
-            errors.append('%s: %s' % (path, to_native(exc)))
-    return errors
+    run(AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True))
 
 
 if __name__ == '__main__':

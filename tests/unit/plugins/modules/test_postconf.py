@@ -30,7 +30,8 @@ import pytest
 
 from ansible_collections.ops535.mail_security.plugins.modules import postconf as module_under_test
 from module_runner import run_main, stand_in_tools
-from ansible_collections.ops535.mail_security.plugins.module_utils import postfix_config
+from ansible_collections.ops535.mail_security.plugins.module_utils import atomic_file, postfix_control, postfix_planner
+from ansible_collections.ops535.mail_security.plugins.module_utils.smtp_dialogue import parse_reply
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
 
@@ -103,7 +104,7 @@ LAB_JOB = dict(
         smtpd_recipient_restrictions=['permit_mynetworks', 'reject_non_fqdn_recipient',
                                       'reject_unauth_destination', 'permit'],
     ),
-    preserve_items=[r'^check_policy_service\s'],
+    declared_items=[dict(parameter='smtpd_recipient_restrictions', item='check_policy_service unix:private/policyd-spf')],
 )
 
 
@@ -154,25 +155,43 @@ def fake_postfix(tmp_path, monkeypatch):
     assert os.access(real_postconf, os.X_OK), 'these tests need the real postconf: apt-get install postfix'
     bindir = stand_in_tools(tmp_path / 'fakebin', monkeypatch, {'postfix': FAKE_POSTFIX})
     os.symlink(real_postconf, str(bindir / 'postconf'))
-    monkeypatch.setattr(module_under_test, 'HEALTH_TIMEOUT', 0.4)
-    monkeypatch.setattr(module_under_test, 'HEALTH_INTERVAL', 0.05)
+    monkeypatch.setattr(postfix_control, 'HEALTH_TIMEOUT', 0.4)
+    monkeypatch.setattr(postfix_control, 'HEALTH_INTERVAL', 0.05)
     fake = FakePostfix(str(bindir))
     fake.set_running(True)
     return fake
 
 
+def dialogue_result(greeting, rcpt=None):
+    """A smtp_dialogue.probe result with this greeting line (and RCPT reply line)."""
+    result = dict(greeting=parse_reply([greeting]) if greeting else None, helo=None, mail=None, rcpt=[],
+                  quit=None, local_address='127.0.0.1')
+    if greeting and rcpt:
+        result['helo'] = parse_reply(['250 vm3.lab.ops'])
+        result['mail'] = parse_reply(['250 2.1.0 Ok'])
+        result['rcpt'] = [parse_reply([rcpt])]
+    return result
+
+
 @pytest.fixture
 def greetings(monkeypatch):
-    """Fake SMTP greeting: healthy (220) unless a test sets a rule."""
-    state = dict(rule=None, probes=[])
+    """Fake SMTP dialogue with the running server: healthy (220, RCPT 250) unless a test sets a rule.
 
-    def fake_greeting(host, port, timeout=None):
+    A rule returns the greeting line, or (greeting line, RCPT reply line).
+    """
+    state = dict(rule=None, probes=[], dialogues=[])
+
+    def fake_probe(host, port, **dialogue):
         state['probes'].append((host, port))
+        state['dialogues'].append(dialogue)
         if state['rule'] is not None:
-            return state['rule'](host, port)
-        return '220 vm3.lab.ops ESMTP Postfix (Debian/GNU)'
+            answer = state['rule'](host, port)
+            if isinstance(answer, tuple):
+                return dialogue_result(*answer)
+            return dialogue_result(answer)
+        return dialogue_result('220 vm3.lab.ops ESMTP Postfix (Debian/GNU)', '250 2.1.5 Ok')
 
-    monkeypatch.setattr(module_under_test, 'smtp_greeting', fake_greeting)
+    monkeypatch.setattr(postfix_control, 'probe', fake_probe)
     return state
 
 
@@ -302,7 +321,7 @@ class TestWriting:
         def broken_rename(src, dst):
             raise OSError(28, 'No space left on device')
 
-        monkeypatch.setattr(module_under_test.os, 'rename', broken_rename)
+        monkeypatch.setattr(atomic_file.os, 'rename', broken_rename)
         result = run_module(capsys, job(confdir))
         assert result['failed'] is True
         assert 'writing' in result['msg'] and 'No space left on device' in result['msg']
@@ -311,7 +330,7 @@ class TestWriting:
         assert 'reload' not in fake_postfix.calls()
 
     def test_concurrent_edit_is_not_overwritten(self, capsys, confdir, fake_postfix, greetings, monkeypatch):
-        real_plan = postfix_config.PostconfPlanner.plan
+        real_plan = postfix_planner.PostconfPlanner.plan
 
         def plan_then_someone_edits(self, **kwargs):
             result = real_plan(self, **kwargs)
@@ -319,7 +338,7 @@ class TestWriting:
                 handle.write('smtpd_banner = edited meanwhile\n')
             return result
 
-        monkeypatch.setattr(postfix_config.PostconfPlanner, 'plan', plan_then_someone_edits)
+        monkeypatch.setattr(postfix_planner.PostconfPlanner, 'plan', plan_then_someone_edits)
         result = run_module(capsys, job(confdir))
         assert result['failed'] is True
         assert 'changed by something else' in result['msg']
@@ -376,11 +395,27 @@ class TestReloadAndRollback:
         greetings['rule'] = broken_while_new_config
         result = run_module(capsys, job(confdir))
         assert result['failed'] is True
-        assert 'no SMTP greeting from 127.0.0.1 port 25' in result['msg']
+        assert 'no SMTP dialogue with 127.0.0.1 port 25' in result['msg']
         assert 'connection closed without a greeting' in result['msg']
         assert 'restored' in result['msg'] and 'is healthy' in result['msg']
         assert (confdir / 'main.cf').read_text() == MAIN_CF
         assert fake_postfix.calls().count('reload') == 2
+
+    def test_configuration_problem_after_reload_restores(self, capsys, confdir, fake_postfix, greetings):
+        """The greeting stays 220 but RCPT gets 451 4.3.x: that is no healthy server, roll back."""
+        def lookup_failure_while_new_config(host, port):
+            if 'smtpd_helo_required' in (confdir / 'main.cf').read_text():
+                return ('220 vm3.lab.ops ESMTP Postfix', '451 4.3.0 <postmaster@vm3.lab.ops>: Temporary lookup failure')
+            return ('220 vm3.lab.ops ESMTP Postfix', '250 2.1.5 Ok')
+
+        greetings['rule'] = lookup_failure_while_new_config
+        result = run_module(capsys, job(confdir))
+        assert result['failed'] is True and result['rolled_back'] is True
+        assert 'configuration problem (rcpt: 451 4.3.0' in result['msg']
+        assert 'restored' in result['msg'] and 'is healthy' in result['msg']
+        assert (confdir / 'main.cf').read_text() == MAIN_CF
+        assert greetings['dialogues'][0] == dict(helo='vm3.lab.ops', mail_from='', rcpt_to=['postmaster@vm3.lab.ops'],
+                                                 connect_timeout=5.0, timeout=20.0)
 
     def test_restore_escalates_to_restart_when_reload_is_not_enough(self, capsys, confdir, fake_postfix, greetings):
         # master(8) may keep a service throttled after its daemon died on the bad
@@ -405,7 +440,7 @@ class TestReloadAndRollback:
         assert (confdir / 'main.cf').read_text() == MAIN_CF
 
     def test_failure_without_output_points_to_the_log(self, capsys, confdir, fake_postfix, greetings, monkeypatch):
-        real_postfix = module_under_test.PostfixControl.postfix
+        real_postfix = postfix_control.PostfixControl.postfix
 
         def silent_failure(self, *args):
             if args == ('reload',) and 'reload' not in fake_postfix.calls():
@@ -413,7 +448,7 @@ class TestReloadAndRollback:
                 return 1, '', ''
             return real_postfix(self, *args)
 
-        monkeypatch.setattr(module_under_test.PostfixControl, 'postfix', silent_failure)
+        monkeypatch.setattr(postfix_control.PostfixControl, 'postfix', silent_failure)
         result = run_module(capsys, job(confdir))
         assert 'postfix reload failed (rc=1): no output, see the mail log' in result['msg']
 
@@ -427,7 +462,7 @@ class TestReloadAndRollback:
 
     def test_postfix_dies_after_reload(self, capsys, confdir, fake_postfix, greetings, monkeypatch):
         # status fails after the reload: Postfix died on the new config.
-        real_reload = module_under_test.PostfixControl.reload
+        real_reload = postfix_control.PostfixControl.reload
         count = dict(n=0)
 
         def reload_and_die(self):
@@ -438,7 +473,7 @@ class TestReloadAndRollback:
             else:
                 fake_postfix.set_running(True)
 
-        monkeypatch.setattr(module_under_test.PostfixControl, 'reload', reload_and_die)
+        monkeypatch.setattr(postfix_control.PostfixControl, 'reload', reload_and_die)
         result = run_module(capsys, job(confdir))
         assert result['failed'] is True
         assert 'Postfix is not running after the change' in result['msg']
@@ -486,23 +521,23 @@ class TestControlUnits:
 
     def test_restart_uses_systemctl_under_systemd(self, monkeypatch):
         real_isdir = os.path.isdir
-        monkeypatch.setattr(module_under_test.os.path, 'isdir',
+        monkeypatch.setattr(postfix_control.os.path, 'isdir',
                             lambda p: True if p == '/run/systemd/system' else real_isdir(p))
         fake = self.FakeModule()
-        module_under_test.PostfixControl(fake, '/usr/sbin/postfix', '/etc/postfix').restart()
+        postfix_control.PostfixControl(fake, '/usr/sbin/postfix', '/etc/postfix').restart()
         assert fake.commands == [['/usr/bin/systemctl', 'restart', 'postfix']]
 
     def test_restart_without_systemd(self, monkeypatch):
         real_isdir = os.path.isdir
-        monkeypatch.setattr(module_under_test.os.path, 'isdir',
+        monkeypatch.setattr(postfix_control.os.path, 'isdir',
                             lambda p: False if p == '/run/systemd/system' else real_isdir(p))
         fake = self.FakeModule()
-        module_under_test.PostfixControl(fake, '/usr/sbin/postfix', '/etc/postfix').restart()
+        postfix_control.PostfixControl(fake, '/usr/sbin/postfix', '/etc/postfix').restart()
         assert fake.commands == [['/usr/sbin/postfix', 'stop'], ['/usr/sbin/postfix', 'start']]
 
     def test_non_default_config_dir_is_passed(self):
         fake = self.FakeModule()
-        module_under_test.PostfixControl(fake, '/usr/sbin/postfix', '/etc/postfix-out').reload()
+        postfix_control.PostfixControl(fake, '/usr/sbin/postfix', '/etc/postfix-out').reload()
         assert fake.commands == [['/usr/sbin/postfix', '-c', '/etc/postfix-out', 'reload']]
 
     @pytest.mark.parametrize('line,healthy', [
@@ -515,37 +550,51 @@ class TestControlUnits:
         ('HTTP/1.1 400 Bad Request', False),
     ])
     def test_greeting_is_healthy(self, line, healthy):
-        assert module_under_test.greeting_is_healthy(line) is healthy
+        reply = dialogue_result(line)['greeting'] if line[:3].isdigit() else None
+        assert postfix_control.greeting_is_healthy(reply) is healthy
 
-    def test_smtp_greeting_from_a_real_socket(self):
-        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        server.bind(('127.0.0.1', 0))
-        server.listen(1)
-        received = []
+    def test_health_dialogue_with_a_real_socket_server(self):
+        """The health check holds HELO/MAIL/RCPT with the collection's SMTP client; a 4.3.x RCPT fails it."""
+        for rcpt, healthy in (('250 2.1.5 Ok', True), ('451 4.3.5 Server configuration problem', False)):
+            server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            server.bind(('127.0.0.1', 0))
+            server.listen(1)
+            received = []
 
-        def serve():
-            conn, dummy = server.accept()
-            conn.sendall(b'220 test.example ESMTP ready\r\n')
-            received.append(conn.recv(100))
-            conn.close()
+            def serve():
+                conn, dummy = server.accept()
+                handle = conn.makefile('rb')
+                conn.sendall(b'220 test.example ESMTP ready\r\n')
+                for answer in (b'250 test.example', b'250 2.1.0 Ok', rcpt.encode(), b'221 2.0.0 Bye'):
+                    received.append(handle.readline().strip())
+                    conn.sendall(answer + b'\r\n')
+                conn.close()
 
-        thread = threading.Thread(target=serve)
-        thread.start()
-        try:
-            line = module_under_test.smtp_greeting('127.0.0.1', server.getsockname()[1], timeout=5)
-        finally:
-            thread.join(5)
-            server.close()
-        assert line == '220 test.example ESMTP ready'
-        assert received == [b'QUIT\r\n']
+            thread = threading.Thread(target=serve)
+            thread.start()
+            control = postfix_control.PostfixControl(
+                self.FakeModule(), '/usr/sbin/postfix', '/etc/postfix',
+                dialogue=dict(helo='vm3.lab.ops', mail_from='', rcpt_to=['postmaster@vm3.lab.ops']))
+            try:
+                if healthy:
+                    assert control.smtp_check('127.0.0.1', server.getsockname()[1]) == (
+                        True, '220 test.example ESMTP ready')
+                else:
+                    with pytest.raises(postfix_control.PostfixFailure, match='rcpt: 451 4.3.5 Server configuration'):
+                        control.smtp_check('127.0.0.1', server.getsockname()[1])
+            finally:
+                thread.join(5)
+                server.close()
+            assert received == [b'HELO vm3.lab.ops', b'MAIL FROM:<>', b'RCPT TO:<postmaster@vm3.lab.ops>', b'QUIT']
 
-    def test_smtp_greeting_connection_refused(self):
+    def test_health_dialogue_connection_refused(self):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
         sock.close()
-        with pytest.raises((socket.error, OSError)):
-            module_under_test.smtp_greeting('127.0.0.1', port, timeout=2)
+        control = postfix_control.PostfixControl(self.FakeModule(), '/usr/sbin/postfix', '/etc/postfix')
+        healthy, text = control.smtp_check('127.0.0.1', port)
+        assert healthy is False and text
 
 
 # ---------------------------------------------------------------------------

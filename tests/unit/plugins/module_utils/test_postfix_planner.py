@@ -2,7 +2,7 @@
 # Copyright: (c) 2024, OPS535 mail security maintainers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests for plugins/module_utils/postfix_config.py.
+"""Unit tests for the postfix_* module_utils (values, restrictions, master.cf, planner).
 
 The pure helpers are tested on their own; PostconfPlanner is tested against
 the REAL postconf binary (Debian's postfix package) in temporary config
@@ -19,11 +19,27 @@ import subprocess
 
 import pytest
 
-from ansible_collections.ops535.mail_security.plugins.module_utils import postfix_config as pc
-from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_config import (
-    PostconfPlanner,
-    PostfixConfigError,
+from ansible_collections.ops535.mail_security.plugins.module_utils import (
+    postfix_master,
+    postfix_planner,
+    postfix_restrictions,
+    postfix_values,
 )
+from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_planner import PostconfPlanner
+from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_values import PostfixConfigError
+
+
+class _Names(object):
+    """The public names of the four modules, as one namespace for the tests."""
+
+    def __getattr__(self, name):
+        for module in (postfix_values, postfix_restrictions, postfix_master, postfix_planner):
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(name)
+
+
+pc = _Names()
 
 DEBIAN_MAIN_CF = """\
 # main.cf as Debian 12 installs it (shortened)
@@ -286,39 +302,46 @@ class TestEditList:
             pc.edit_list(BASE, ('permit',), after=('permit',))
 
 
-class TestPreserve:
-    regex = [r'^check_policy_service\s']
+class TestDeclaredItems:
+    """keep_declared_items: exactly the declared items survive a list replacement, nothing by pattern."""
+    declared = [SPF]
 
     def test_kept_after_its_predecessor(self):
         current = BASE[:3] + [SPF] + BASE[3:]
         new = items('permit_mynetworks', 'reject_unauth_destination', 'permit')
-        assert pc.preserve_list_items(current, new, self.regex) == new[:2] + [SPF] + new[2:]
+        assert pc.keep_declared_items(current, new, self.declared) == new[:2] + [SPF] + new[2:]
 
     def test_kept_first_when_predecessor_is_gone(self):
         current = items('reject_unauth_destination') + [SPF]
         new = items('permit_mynetworks', 'permit')
-        assert pc.preserve_list_items(current, new, self.regex) == [SPF] + new
+        assert pc.keep_declared_items(current, new, self.declared) == [SPF] + new
 
     def test_first_item_stays_first(self):
         current = [SPF] + BASE
-        assert pc.preserve_list_items(current, BASE, self.regex) == [SPF] + BASE
+        assert pc.keep_declared_items(current, BASE, self.declared) == [SPF] + BASE
 
-    def test_consecutive_preserved_items_keep_their_order(self):
+    def test_undeclared_policy_service_is_removed(self):
+        """The issue's case: a check_policy_service this role once wrote is not kept by its keyword."""
+        broken = ('check_policy_service', 'unix:private/nonexistent')
+        current = BASE[:3] + [SPF, broken] + BASE[3:]
+        assert pc.keep_declared_items(current, BASE, self.declared) == BASE[:3] + [SPF] + BASE[3:]
+
+    def test_two_declared_items_keep_their_order(self):
         other = ('check_policy_service', 'inet:127.0.0.1:10023')
         current = BASE[:3] + [SPF, other] + BASE[3:]
-        assert pc.preserve_list_items(current, BASE, self.regex) == BASE[:3] + [SPF, other] + BASE[3:]
+        assert pc.keep_declared_items(current, BASE, [SPF, other]) == BASE[:3] + [SPF, other] + BASE[3:]
 
     def test_not_duplicated_when_new_list_has_it(self):
         new = [SPF] + BASE
         current = BASE[:3] + [SPF] + BASE[3:]
-        assert pc.preserve_list_items(current, new, self.regex) == new
+        assert pc.keep_declared_items(current, new, self.declared) == new
 
-    def test_non_matching_items_are_dropped(self):
+    def test_undeclared_items_are_dropped(self):
         current = BASE + items('reject_unknown_sender_domain')
-        assert pc.preserve_list_items(current, BASE[:2], self.regex) == BASE[:2]
+        assert pc.keep_declared_items(current, BASE[:2], self.declared) == BASE[:2]
 
-    def test_no_patterns(self):
-        assert pc.preserve_list_items(BASE + [SPF], BASE, []) == BASE
+    def test_nothing_declared(self):
+        assert pc.keep_declared_items(BASE + [SPF], BASE, []) == BASE
 
 
 # ---------------------------------------------------------------------------
@@ -485,16 +508,18 @@ class TestParsing:
                 'relay      unix  -       -       y       -       -       smtp -o   syslog_name=postfix/$service_name\n')
         services, order = pc.parse_services(text)
         assert order == ['smtp/inet', 'relay/unix']
-        assert services['smtp/inet'] == ['smtp', 'inet', 'n', '-', 'y', '-', '-', 'smtpd', '']
-        assert services['relay/unix'][8] == '-o syslog_name=postfix/$service_name'
+        assert services['smtp/inet'] == dict(service='smtp', type='inet', private='n', unprivileged='-', chroot='y',
+                                             wakeup='-', maxproc='-', command='smtpd', args='')
+        assert services['relay/unix']['args'] == '-o syslog_name=postfix/$service_name'
 
     def test_service_fields(self):
         fields = pc.service_fields(SPF_SERVICE)
-        assert fields == ['policyd-spf', 'unix', '-', 'n', 'n', '-', '0', 'spawn',
-                          'user=policyd-spf argv=/usr/bin/policyd-spf']
+        assert fields == dict(service='policyd-spf', type='unix', private='-', unprivileged='n', chroot='n',
+                              wakeup='-', maxproc='0', command='spawn', args='user=policyd-spf argv=/usr/bin/policyd-spf')
         assert pc.service_line(fields) == \
             'policyd-spf unix - n n - 0 spawn user=policyd-spf argv=/usr/bin/policyd-spf'
-        assert pc.service_fields(dict(SPF_SERVICE, private=False, maxproc=0))[2:7] == ['n', 'n', 'n', '-', '0']
+        changed = pc.service_fields(dict(SPF_SERVICE, private=False, maxproc=0))
+        assert [changed[f] for f in ('private', 'unprivileged', 'chroot', 'wakeup', 'maxproc')] == ['n', 'n', 'n', '-', '0']
 
     @pytest.mark.parametrize('change,needle', [
         (dict(private='q'), "private 'q' is not allowed"),
@@ -720,20 +745,21 @@ class TestPlannerRealPostconf:
         again = planner.plan(**job)
         assert not again.changed
 
-    def test_two_roles_share_a_list_with_preserve_items(self, planner, confdir):
+    def test_two_roles_share_a_list_with_declared_items(self, planner, confdir):
         spf_job = dict(services=[SPF_SERVICE], parameters={'policyd-spf_time_limit': 3600},
                        list_items=[dict(parameter='smtpd_recipient_restrictions',
                                         item='check_policy_service unix:private/policyd-spf',
                                         after='reject_unauth_destination')])
         restrictions_job = dict(parameters={'smtpd_recipient_restrictions': LAB_RECIPIENT},
-                                preserve_items=[r'^check_policy_service\s'])
+                                declared_items=[dict(parameter='smtpd_recipient_restrictions',
+                                                     item='check_policy_service  unix:private/policyd-spf')])
         for job in (restrictions_job, spf_job):
             plan = planner.plan(**job)
             (confdir / 'main.cf').write_bytes(plan.main_after)
             (confdir / 'master.cf').write_bytes(plan.master_after)
         for job in (restrictions_job, spf_job, restrictions_job):
             assert not planner.plan(**job).changed
-        # without preserve_items the restrictions role would take the item out
+        # without the declaration the restrictions role would take the item out
         plan = planner.plan(parameters={'smtpd_recipient_restrictions': LAB_RECIPIENT})
         assert plan.changed_parameters == ['smtpd_recipient_restrictions']
 
@@ -799,7 +825,7 @@ class TestPlannerRealPostconf:
             planner.plan(parameters={'bad name': 1})
         with pytest.raises(PostfixConfigError, match='not a valid parameter name'):
             planner.plan(absent_parameters=['a=b'])
-        with pytest.raises(PostfixConfigError, match='not a valid regular expression'):
-            planner.plan(preserve_items=['('])
+        with pytest.raises(PostfixConfigError, match='must be exactly one list item'):
+            planner.plan(declared_items=[dict(parameter='smtpd_recipient_restrictions', item='permit, reject')])
         with pytest.raises(PostfixConfigError, match='use absent_parameters'):
             planner.plan(parameters={'relayhost': None})
