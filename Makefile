@@ -102,7 +102,7 @@ changelog-lint: venv
 
 units: collection host-deps
 	@echo "==> unit tests"
-	@python -m pytest -q tests/unit tests/ee
+	@python -m pytest -q tests/unit tests/ee tests/browser
 
 sanity: collection host-deps
 	@echo "==> ansible-test sanity"

@@ -21,6 +21,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
+from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_csv import GradesError, render_grades_csv
+from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_html import render_html
 
 from ansible_collections.ops535.mail_security.plugins.filter.verify_report import (
     class_report,
@@ -53,7 +55,9 @@ def render_files(labs, missing):
                   (stem + '.xml', render_junit(one))]
     files += [('report.json', json.dumps(report, indent=2, sort_keys=True) + '\n'),
               ('report.md', render_markdown(report)),
-              ('junit.xml', render_junit(report))]
+              ('junit.xml', render_junit(report)),
+              ('report.html', render_html(report)),
+              ('grades.csv', render_grades_csv(report))]
     return files, report
 
 
@@ -84,7 +88,10 @@ class ActionModule(ActionBase):
         except ValueError:
             return dict(result, failed=True, msg='mode must be an octal file mode such as 0644, got %r' % (args['mode'],))
         report_dir = args['dir']
-        files, report = render_files(args['labs'], args['missing'])
+        try:
+            files, report = render_files(args['labs'], args['missing'])
+        except GradesError as exc:
+            return dict(result, failed=True, msg='nothing written: %s' % to_native(exc))
         written = []
         try:
             os.makedirs(os.path.join(report_dir, 'labs'), exist_ok=True)

@@ -16,7 +16,15 @@ version_added: 0.2.0
 description:
   - Takes the per-lab results of C(playbooks/verify.yml) (made by the C(ops535.mail_security.verify_evaluate)
     filter) and writes, on the controller, three reports per lab (C(labs/LAB.json), C(labs/LAB.md),
-    C(labs/LAB.xml)) and three for the whole class (C(report.json), C(report.md), C(junit.xml)).
+    C(labs/LAB.xml)) and five for the whole class (C(report.json), C(report.md), C(junit.xml),
+    C(report.html) and C(grades.csv)).
+  - C(report.html) is one self-contained page (no external resource, readable without JavaScript) with
+    a matrix of labs by checks, each cell coloured by its result and linked to the SMTP dialogue or DNS
+    answer behind it.
+  - C(grades.csv) has one row per lab keyed by the student id (the lab's C(student_id), else its name)
+    and one column per check with the points earned (1 per passed check, empty where the lab's stage
+    expects nothing), then C(total) and C(maximum). Cells a spreadsheet would read as a formula start
+    with an apostrophe. Two labs with the same student id are refused before anything is written.
   - Runs in the controller process (an action plugin). One task writes every file of a class, where a
     C(copy) task per file would run a module per file.
   - Each file is replaced atomically, and only when its content differs.
@@ -84,11 +92,15 @@ EXAMPLES = r"""
 
 RETURN = r"""
 files:
-  description: Every report file, written now or already up to date.
+  description:
+    - Every report file, written now or already up to date - per lab C(labs/LAB.json), C(labs/LAB.md) and
+      C(labs/LAB.xml); for the class C(report.json), C(report.md), C(junit.xml), C(report.html) (the class
+      page) and C(grades.csv) (the grades by student id).
   returned: success
   type: list
   elements: path
-  sample: [/srv/grading/verify-report/labs/s01.json, /srv/grading/verify-report/report.md]
+  sample: [/srv/grading/verify-report/labs/s01.json, /srv/grading/verify-report/report.md,
+           /srv/grading/verify-report/report.html, /srv/grading/verify-report/grades.csv]
 written:
   description: The report files that were written (their content changed).
   returned: always

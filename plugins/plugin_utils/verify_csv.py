@@ -141,4 +141,3 @@ def render_grades_csv(report, points=None):
     for row in rows:
         writer.writerow([safe_cell(cell) for cell in row])
     return out.getvalue()
-

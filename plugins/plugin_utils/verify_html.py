@@ -234,7 +234,7 @@ def _style():
 body{font-family:"DejaVu Sans",Verdana,Arial,sans-serif;font-size:14px;margin:16px;color:#1a1a1a;background:#fff}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:18px;margin:28px 0 6px;border-bottom:1px solid #bbb;padding-bottom:3px}
-.meta{color:#444;margin:2px 0}
+.meta{color:#444;margin:2px 0;max-width:72em}
 .legend span{display:inline-block;padding:2px 8px;margin-right:6px;border-radius:3px}
 table.matrix{border-collapse:separate;border-spacing:2px;margin-top:10px}
 table.matrix th,table.matrix td{padding:3px 5px;text-align:center;white-space:nowrap}

@@ -43,13 +43,13 @@ def lab(name, status='pass', error=None):
     return result
 
 
-def test_render_files_three_per_lab_and_three_for_the_class():
+def test_render_files_three_per_lab_and_five_for_the_class():
     files, report = vrep.render_files([lab('s02', 'fail'), lab('s01 / A')], ['s03-vm3'])
     names = [name for name, dummy in files]
     assert names == ['labs/s01_A.json', 'labs/s01_A.md', 'labs/s01_A.xml',
                      'labs/s02.json', 'labs/s02.md', 'labs/s02.xml',
                      'labs/s03-vm3.json', 'labs/s03-vm3.md', 'labs/s03-vm3.xml',
-                     'report.json', 'report.md', 'junit.xml']
+                     'report.json', 'report.md', 'junit.xml', 'report.html', 'grades.csv']
     text = dict(files)
     assert report['result'] == 'fail' and report['labs_failed'] == ['s02', 's03-vm3']
     assert json.loads(text['report.json'])['labs_total'] == 3
@@ -92,7 +92,7 @@ def test_the_task_writes_every_report(tmp_path):
     out = run_task(tmp_path, {'dir': str(tmp_path / 'reports'), 'labs': [lab('s01'), lab('s02', 'fail')],
                               'missing': [{'lab': 's09', 'mail_server': 's09-vm3', 'reason': 'unreachable'}]})
     assert not out.get('failed'), out
-    assert out['changed'] is True and len(out['written']) == 12 and out['written'] == out['files']
+    assert out['changed'] is True and len(out['written']) == 14 and out['written'] == out['files']
     assert out['report']['labs_failed'] == ['s02', 's09']
     report = json.loads((tmp_path / 'reports' / 'report.json').read_text())
     assert [lab_['lab'] for lab_ in report['labs']] == ['s01', 's02', 's09']

@@ -257,10 +257,10 @@ def test_student_id(lab, key):
     None,
     {'labs': []},
     {'labs': [{}]},
-    {'labs': [None, 'junk', {'lab': 'x', 'checks': [None, {}, {'id': 'a'}, {'id': 'b', 'observed': 'not a dict',
-                                                              'status': 'fail', 'via': 'carrier pigeon'}]}]},
-    {'labs': [{'lab': 'x', 'checks': [{'id': 'a', 'status': 'pass', 'observed': {'transcript': 'one line', 'answer': {'x': [1]},
-                                                                                   'extra': {'deep': [1, 2]}}}]}],
+    {'labs': [None, 'junk', {'lab': 'x', 'checks': [
+        None, {}, {'id': 'a'}, {'id': 'b', 'observed': 'not a dict', 'status': 'fail', 'via': 'carrier pigeon'}]}]},
+    {'labs': [{'lab': 'x', 'checks': [{'id': 'a', 'status': 'pass', 'observed': {
+        'transcript': 'one line', 'answer': {'x': [1]}, 'extra': {'deep': [1, 2]}}}]}],
      'totals': 'nonsense', 'result': 42},
 ])
 def test_missing_or_odd_keys_still_give_a_page(report):
