@@ -24,7 +24,7 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file i
 from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_csv import GradesError, render_grades_csv
 from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_html import render_html
 
-from ansible_collections.ops535.mail_security.plugins.filter.verify_report import (
+from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_render import (
     class_report,
     render_junit,
     render_markdown,
