@@ -210,6 +210,12 @@ def record_texts(zone_text, apex_record=DEFAULT_APEX_RECORD, host_record=DEFAULT
     return texts, warnings
 
 
+def _uncomment_replaced(text):
+    """``text`` with the lines this module commented out as they were."""
+    lines = text.split('\n')
+    return '\n'.join(line[len(REPLACED_PREFIX):] if line.startswith(REPLACED_PREFIX) else line for line in lines)
+
+
 def _has_8bit(name):
     return any(octet > 127 for label in name.labels for octet in bytearray(label))
 
@@ -426,6 +432,21 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
             'commenting out the replaced lines')
 
     # 4. the block
+    restored = []
+
+    def restored_zone():
+        """The zone as it was before any v=spf1 line was commented out (the same on every run)."""
+        if not restored:
+            text_before = _uncomment_replaced(base)
+            zone_before = base_zone
+            if text_before != base:
+                try:
+                    zone_before = parse_zone(text_before, origin, directory, filename)
+                except ZoneEditError:
+                    pass
+            restored.append(zone_before)
+        return restored[0]
+
     soa_ttl = _soa(commented_zone)[0].ttl
     block_records = []
     new_keys = {}
@@ -433,8 +454,11 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
         if ttl is not None:
             record_ttl = int(ttl)
         else:
-            # the TTL named serves the name's TXT records with (a replaced v=spf1 record's too)
-            existing = _txt_rdatas(commented_zone, name) or _txt_rdatas(base_zone, name)
+            # the TTL named serves the name's other TXT records with, else the one its v=spf1 record had
+            # before this run or an earlier one commented it out
+            existing = _txt_rdatas(commented_zone, name)
+            if existing is None:
+                existing = _txt_rdatas(restored_zone(), name)
             record_ttl = existing.ttl if existing is not None else soa_ttl
         block_records.append((name.canonicalize(), record_ttl, value))
         plan.records[display_name(name)] = value

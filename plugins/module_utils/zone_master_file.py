@@ -318,9 +318,10 @@ def _flatten(text, origin, directory, where, state, depth, last_owner):
                 prefix = '$TTL %s\n' % entry.ttl_token.text
                 state.last_ttl = True
             elif entry.rdtype == 'SOA' and not state.last_ttl and len(entry.rdata_tokens) >= 7:
-                # named: "no TTL specified; using SOA MINTTL instead", and it becomes the default
+                # named: "no TTL specified; using SOA MINTTL instead", and it stays the default as if
+                # $TTL had set it (later explicit TTLs do not change it)
                 prefix = '$TTL %s\n' % entry.rdata_tokens[6].text
-                state.last_ttl = True
+                state.dollar_ttl = True
         if entry.leading_ws:
             if entry.owner is None:
                 raise ZoneEditError(

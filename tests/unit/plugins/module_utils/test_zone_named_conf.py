@@ -135,3 +135,37 @@ def test_parser_comments_and_errors():
     for bad in ('options {', 'options { }; }', '"unterminated', '/* open'):
         with pytest.raises(NamedConfError):
             parse(bad)
+
+
+@pytest.mark.parametrize('body, mode', [
+    ('zone "t.test" { type primary; file "t"; };', 'fail'),
+    ('zone "t.test" { type primary; file "t"; check-names warn; };', 'warn'),
+    ('options { check-names primary ignore; };\nzone "t.test" { type primary; file "t"; };', 'ignore'),
+    ('options { check-names master warn; };\nzone "t.test" { type master; file "t"; };', 'warn'),
+    ('options { check-names secondary ignore; };\nzone "t.test" { type primary; file "t"; };', 'fail'),
+    ('options { check-names primary ignore; };\nzone "t.test" { type primary; file "t"; check-names fail; };', 'fail'),
+])
+def test_check_names_mode(tmp_path, body, mode):
+    """named-checkzone must judge owner names as named will (named refuses a primary zone by default)."""
+    conf = effective(tmp_path, body)
+    assert conf.find_zone('t.test').check_names == mode
+
+
+def test_check_names_mode_of_a_view(tmp_path):
+    conf = effective(tmp_path, 'view "in" { check-names primary warn; zone "t.test" { type primary; '
+                               'file "t"; }; };')
+    assert conf.find_zone('t.test').check_names == 'warn'
+
+
+def test_zone_spelt_in_unicode_is_refused_naming_it(tmp_path):
+    conf = effective(tmp_path, u'zone "b\u00fccher.test" { type primary; file "b"; };')
+    with pytest.raises(NamedConfError) as err:
+        conf.find_zone('xn--bcher-kva.test')
+    message = str(err.value)
+    assert u'zone "xn--bcher-kva.test" is defined in named\'s configuration as "b\u00fccher.test"' in message
+    assert 'name the zone "xn--bcher-kva.test"' in message
+
+
+def test_zone_by_its_a_label(tmp_path):
+    conf = effective(tmp_path, 'zone "xn--bcher-kva.test" { type primary; file "b"; };')
+    assert conf.find_zone('xn--bcher-kva.test').name == 'xn--bcher-kva.test'
