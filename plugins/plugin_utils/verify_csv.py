@@ -24,6 +24,7 @@ __metaclass__ = type
 
 import csv
 import io
+import math
 import numbers
 
 from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_html import (
@@ -72,7 +73,7 @@ def _points_value(value, where):
             value = float(text_of(value))
         except ValueError:
             raise GradesError('%s: points %r is not a number (use a number of 0 or more)' % (where, value))
-    if value != value or value < 0 or value == float('inf'):
+    if math.isnan(value) or math.isinf(value) or value < 0:
         raise GradesError('%s: points %r is not allowed (use a number of 0 or more)' % (where, value))
     return value
 
