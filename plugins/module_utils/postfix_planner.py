@@ -27,11 +27,13 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_maste
     service_key,
     service_line,
     smtp_probe_target,
+    unix_socket_services,
 )
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_restrictions import (
     RELAY_PARAMETERS,
     _is_reference,
     check_class_names,
+    check_policy_server,
     check_lookup_table,
     check_relay_protection,
     check_restriction_list,
@@ -45,10 +47,13 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_restr
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_values import (
     PARAMETER_NAME_RE,
     PostfixConfigError,
+    check_networks,
+    check_typed_value,
     has_newline,
     is_list_parameter,
     normalise_boolean,
     normalise_scalar,
+    parameter_type,
     parse_assignments,
     parse_unused,
     suggest,
@@ -288,6 +293,14 @@ class PostconfPlanner(object):
                 items = keep_declared_items(base_items(name, {}), split_items(text), declared[name])
                 text = join_items(items)
             desired[name] = (text, as_list)
+        # Numbers, sizes and times, typed by their default as this Postfix expands it.
+        scalars = sorted(n for n in parameters if not desired[n][1] and n in defaults and not is_boolean(n))
+        if scalars:
+            out, dummy = self.postconf_cmd(['-d', '-x'] + scalars, 'reading the expanded defaults')
+            expanded = parse_assignments(out)
+            for name in scalars:
+                default = expanded.get(name, '')
+                check_typed_value(name, desired[name][0], parameter_type(name, default), default, version)
         for edit in edits:
             name = edit['parameter']
             if name not in defaults and name not in explicit and name not in parameters:
@@ -299,6 +312,10 @@ class PostconfPlanner(object):
                               edit['position'], parameter=name)
             if items != base or name in desired:
                 desired[name] = (join_items(items), True)
+
+        for name in sorted(desired):
+            if name == 'mynetworks' or name.endswith('_networks'):
+                check_networks(name, desired[name][0])
 
         to_set = []
         for name in sorted(desired):
@@ -350,9 +367,17 @@ class PostconfPlanner(object):
                 map_types.extend(out.split())
             check_lookup_table(parameter, keyword, table, map_types, self.path_exists)
 
+        queue_directory = []
+
+        def server_check(parameter, keyword, server):
+            if not queue_directory:
+                queue_directory.append(self.effective(['queue_directory']).get('queue_directory', ''))
+            check_policy_server(parameter, keyword, server, unix_socket_services(new_services),
+                                queue_directory[0], self.path_exists)
+
         for name in sorted(desired):
             if is_restriction_list(name, class_names):
-                check_restriction_list(name, desired[name][0], class_names, table_check)
+                check_restriction_list(name, desired[name][0], class_names, table_check, server_check)
 
         relevant = set(RELAY_PARAMETERS) | set(['smtpd_restriction_classes', 'compatibility_level']) | set(class_names)
         if relevant & set(plan.changed_parameters):

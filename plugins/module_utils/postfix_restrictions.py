@@ -14,6 +14,7 @@ __metaclass__ = type
 
 import os
 import re
+import socket
 
 from ansible.module_utils.common.text.converters import to_text
 
@@ -283,11 +284,12 @@ def _is_reference(token):
     return token.startswith('$')
 
 
-def check_restriction_item(parameter, item, class_names=(), table_check=None):
+def check_restriction_item(parameter, item, class_names=(), table_check=None, server_check=None):
     """Raise PostfixConfigError when item is not a valid restriction.
 
     ``table_check(parameter, keyword, table)`` is called for the lookup table
-    of a check_*_access restriction, when given.
+    of a check_*_access restriction, ``server_check(parameter, keyword, server)`` for the
+    policy server of check_policy_service, when given.
     """
     token = item[0]
     keyword = _keyword(token)
@@ -299,7 +301,7 @@ def check_restriction_item(parameter, item, class_names=(), table_check=None):
             raise PostfixConfigError(
                 "%s'%s' must be followed by the restriction it turns into a warning"
                 % (where, token))
-        check_restriction_item(parameter, item[1:], class_names, table_check)
+        check_restriction_item(parameter, item[1:], class_names, table_check, server_check)
         return
     if keyword in RESTRICTIONS_WITH_ARG:
         argument = item[1] if len(item) > 1 else None
@@ -322,6 +324,8 @@ def check_restriction_item(parameter, item, class_names=(), table_check=None):
                 % (where, token, wanted, repr(argument) if argument is not None else 'nothing'))
         if keyword in RESTRICTIONS_TABLE_ARG and table_check is not None and not _is_reference(argument):
             table_check(parameter, token, argument)
+        if keyword in RESTRICTIONS_SERVER_ARG and server_check is not None and not _is_reference(argument):
+            server_check(parameter, token, argument)
         return
     if keyword in RESTRICTIONS_NO_ARG or keyword in RESTRICTIONS_LEGACY:
         return
@@ -340,10 +344,73 @@ def check_restriction_item(parameter, item, class_names=(), table_check=None):
            (' (' + ', '.join(sorted(class_names)) + ')') if class_names else ''))
 
 
-def check_restriction_list(parameter, value, class_names=(), table_check=None):
+def check_restriction_list(parameter, value, class_names=(), table_check=None, server_check=None):
     """Validate every item of a restriction list value."""
     for item in split_items(value):
-        check_restriction_item(parameter, item, class_names, table_check)
+        check_restriction_item(parameter, item, class_names, table_check, server_check)
+
+
+_PORT_RE = re.compile(r'^[0-9]+$')
+_SERVICE_PORT_RE = re.compile(r'^[A-Za-z][A-Za-z0-9-]*$')
+
+
+def _known_service(name):
+    """True for a TCP service name of /etc/services."""
+    if not _SERVICE_PORT_RE.match(name):
+        return False
+    try:
+        socket.getservbyname(name, 'tcp')
+    except (socket.error, OSError):
+        return False
+    return True
+
+
+_HOST_RE = re.compile(r'^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])$')
+
+
+def check_policy_server(parameter, keyword, server, unix_services, queue_directory, path_exists=os.path.exists):
+    """Refuse a policy server smtpd cannot reach (it would answer 451 4.3.5 Server configuration problem).
+
+    unix:private/NAME (or public/NAME) must be a unix service of master.cf or an existing socket in the
+    queue directory; unix:/PATH an existing socket; inet:HOST:PORT must parse. A { ... } group names
+    the server first.
+    """
+    spec = server
+    if spec.startswith('{'):
+        spec = spec.strip('{} ').split(',')[0].strip().split()[0] if spec.strip('{} ') else ''
+    where = '%s: %s %s' % (parameter, keyword, server)
+    kind, sep, rest = spec.partition(':')
+    if kind == 'unix' and sep:
+        if rest.startswith('/'):
+            if not path_exists(rest):
+                raise PostfixConfigError(
+                    "%s: the socket %s does not exist; smtpd would answer every client that reaches it with "
+                    "451 4.3.5 Server configuration problem" % (where, rest))
+            return
+        directory, slash, name = rest.partition('/')
+        if directory not in ('private', 'public') or not slash or not name:
+            raise PostfixConfigError(
+                "%s: %r is not a policy service address; use unix:private/NAME (a service of master.cf), "
+                "unix:/path/to/socket or inet:HOST:PORT" % (where, spec))
+        if name in unix_services or path_exists(os.path.join(queue_directory or '/var/spool/postfix', rest)):
+            return
+        raise PostfixConfigError(
+            "%s: %s is neither a unix service of master.cf (unix services: %s) nor an existing socket (%s); "
+            "smtpd would answer every client that reaches it with 451 4.3.5 Server configuration problem. "
+            "Add the service in the same task (services), or start the policy daemon first%s"
+            % (where, name, ', '.join(sorted(unix_services)) or 'none',
+               os.path.join(queue_directory or '/var/spool/postfix', rest), suggest(name, unix_services)))
+    if kind == 'inet' and sep:
+        host, colon, port = rest.rpartition(':')
+        if (colon and host and _HOST_RE.match(host)
+                and ((_PORT_RE.match(port) and 0 < int(port) < 65536) or _known_service(port))):
+            return
+        raise PostfixConfigError(
+            "%s: %r does not parse as inet:HOST:PORT (HOST a name, an IPv4 address or an [IPv6] address, PORT "
+            "a number from 1 to 65535 or a service name of /etc/services), e.g. inet:127.0.0.1:10023" % (where, spec))
+    raise PostfixConfigError(
+        "%s: %r is not a policy service address; use unix:private/NAME (a service of master.cf), "
+        "unix:/path/to/socket or inet:HOST:PORT" % (where, spec))
 
 
 # Lookup table types whose data lives in a file, and the suffix of that file.

@@ -64,7 +64,7 @@ class Trial(object):
     """Runs the dialogues of one Postfix (daemon_directory, mail_owner) against override sets."""
 
     def __init__(self, daemon_directory, mail_owner, myhostname, trusted=DEFAULT_TRUSTED_CLIENT,
-                 outside=DEFAULT_OUTSIDE_CLIENT, check_mode=False, runner=trial):
+                 outside=DEFAULT_OUTSIDE_CLIENT, check_mode=False, runner=None):
         self.smtpd = smtpd_command(daemon_directory)
         self.mail_owner = mail_owner
         self.myhostname = myhostname
@@ -76,10 +76,11 @@ class Trial(object):
     def one(self, overrides, client):
         label, address, name, helo = client
         try:
-            result = self.runner(self.smtpd, self.mail_owner, overrides=overrides, client_address=address,
-                                 client_name=name, greeting_command='helo', helo=helo, mail_from='',
-                                 rcpt_to=['postmaster@%s' % self.myhostname], data=False,
-                                 timeout=TRIAL_TIMEOUT, check_mode=self.check_mode)
+            runner = self.runner or trial
+            result = runner(self.smtpd, self.mail_owner, overrides=overrides, client_address=address,
+                            client_name=name, greeting_command='helo', helo=helo, mail_from='',
+                            rcpt_to=['postmaster@%s' % self.myhostname], data=False,
+                            timeout=TRIAL_TIMEOUT, check_mode=self.check_mode)
         except SmtpdTrialError as exc:
             raise TrialRefusal('the planned configuration could not be tried: %s; nothing was written '
                                '(trial=false skips the trial)' % to_native(exc))

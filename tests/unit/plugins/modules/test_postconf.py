@@ -624,6 +624,30 @@ REFUSALS = [
     (dict(services=[dict(SPF_SERVICE, private='maybe')]), ["private 'maybe' is not allowed"]),
     (dict(parameters={'smtpd_delay_reject': False}, absent_parameters=['smtpd_delay_reject']),
      ['both in parameters and in absent_parameters']),
+    # values checked by type (item 2 of issue 13), each naming the item and what is allowed
+    (dict(parameters={'mynetworks': ['127.0.0.0/8', '198.51.100.0/33']}),
+     ["mynetworks: '198.51.100.0/33'", 'prefix length', 'from 0 to 32']),
+    (dict(parameters={'mynetworks': ['127.0.0.0/8', '198.51.100.7/25']}),
+     ['host bits set', 'write 198.51.100.0/25']),
+    (dict(parameters={'mynetworks': ['198.51.100.300']}), ["'198.51.100.300' is not an IP address"]),
+    (dict(parameters={'mynetworks': ['::1/128']}), ['write [::1]/128']),
+    (dict(parameters={'smtpd_client_connection_count_limit': 'lots'}),
+     ["smtpd_client_connection_count_limit = 'lots'", 'takes a whole number', 'its default is 50']),
+    (dict(parameters={'message_size_limit': '10M'}), ['a size in bytes', '10M is 10485760 bytes']),
+    (dict(parameters={'smtpd_timeout': '5 minutes'}), ['smtpd_timeout takes a time', 'e.g. 300s']),
+    (dict(parameters={'smtpd_helo_required': 'maybe'}), ['boolean parameter']),
+    (dict(list_items=[dict(parameter='smtpd_recipient_restrictions',
+                           item='check_policy_service unix:private/nonexistent')]),
+     ['nonexistent is neither a unix service of master.cf', '451 4.3.5']),
+    (dict(list_items=[dict(parameter='smtpd_recipient_restrictions',
+                           item='check_policy_service inet:127.0.0.1:lots')]),
+     ['does not parse as inet:HOST:PORT']),
+    (dict(list_items=[dict(parameter='smtpd_recipient_restrictions',
+                           item='check_policy_service inet:127.0.0.1:99999')]),
+     ['does not parse as inet:HOST:PORT']),
+    (dict(list_items=[dict(parameter='smtpd_recipient_restrictions',
+                           item='check_policy_service tcp:127.0.0.1:10023')]),
+     ['is not a policy service address']),
 ]
 
 
@@ -842,3 +866,135 @@ def test_role_refuses_bad_input_before_any_change(tmp_path, confdir, fake_postfi
     assert needle in output, output
     assert files(confdir) == before
     assert fake_postfix.calls() == []
+
+
+# ---------------------------------------------------------------------------
+# the trial: planned values tried with a stand-alone smtpd before anything is written
+# ---------------------------------------------------------------------------
+
+class FakeTrial:
+    """Stands in for smtpd_trial.trial; ``rule(overrides, address)`` returns a reply line for RCPT,
+    or a dict of result keys (e.g. a smtpd that died)."""
+
+    def __init__(self):
+        self.calls = []
+        self.rule = lambda overrides, address: '250 2.1.5 Ok'
+
+    def __call__(self, smtpd, mail_owner, overrides=None, client_address=None, client_name=None, **dialogue):
+        self.calls.append(dict(smtpd=smtpd, mail_owner=mail_owner, overrides=dict(overrides or {}),
+                               address=client_address, name=client_name, helo=dialogue.get('helo'),
+                               mail_from=dialogue.get('mail_from'), rcpt_to=dialogue.get('rcpt_to')))
+        answer = self.rule(dict(overrides or {}), client_address)
+        if isinstance(answer, dict):
+            result = dict(greeting=None, rcpt=[], log_problems=[], exit_status=None, disconnected_at=None)
+            result.update(answer)
+            return result
+        result = dialogue_result('250 2.0.0 Ok', answer)
+        result.update(log_problems=[], exit_status=0)
+        return result
+
+
+@pytest.fixture
+def fake_trial(confdir, monkeypatch):
+    from ansible_collections.ops535.mail_security.plugins.module_utils import postfix_job, postfix_trials
+    # The trial only runs against the running Postfix's directory; the test's directory stands in for it.
+    monkeypatch.setattr(postfix_job, 'DEFAULT_CONFIG_DIR', str(confdir))
+    fake = FakeTrial()
+    monkeypatch.setattr(postfix_trials, 'trial', fake)
+    return fake
+
+
+class TestTrial:
+    def test_broken_network_refused_before_any_write(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        """A value no type check refuses (a cidr table that does not load) shows in the trial's RCPT reply."""
+        fake_trial.rule = lambda overrides, address: (
+            '451 4.3.0 <postmaster@vm3.lab.ops>: Temporary lookup failure' if 'mynetworks' in overrides
+            else '250 2.1.5 Ok')
+        before = files(confdir)
+        args = dict(config_dir=str(confdir), parameters={'mynetworks': '127.0.0.0/8 cidr:/etc/hostname',
+                                                         'smtpd_helo_required': True})
+        for check in (True, False):
+            fake_trial.calls = []
+            result = run_module(capsys, args, check=check)
+            assert result['failed'] is True and result['changed'] is False
+            msg = result['msg']
+            assert 'refusing mynetworks = 127.0.0.0/8 cidr:/etc/hostname' in msg
+            assert 'smtpd_helo_required' not in msg.split(':')[0]          # the culprit alone is named
+            assert 'rcpt: 451 4.3.0' in msg and 'Nothing was written or reloaded' in msg
+            assert files(confdir) == before
+            assert fake_postfix.calls() == []
+            first = fake_trial.calls[0]
+            assert first['overrides'] == {'mynetworks': '127.0.0.0/8 cidr:/etc/hostname',
+                                          'smtpd_helo_required': 'yes'}
+            assert first['address'] == '127.0.0.1' and first['mail_from'] == ''
+            assert first['rcpt_to'] == ['postmaster@vm3.lab.ops']
+            assert first['smtpd'].endswith('/smtpd')
+
+    def test_both_clients_are_tried(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True}))
+        assert result['changed'] is True and result['reloaded'] is True
+        tried = [(c['address'], c['overrides']) for c in fake_trial.calls]
+        assert tried == [('127.0.0.1', {'smtpd_helo_required': 'yes'}),
+                         ('198.51.100.254', {'smtpd_helo_required': 'yes'}),
+                         ('198.51.100.254', {})]      # after the reload, the live configuration
+        outside = fake_trial.calls[1]
+        assert outside['helo'] == '[198.51.100.254]' and outside['name'] != '[UNAVAILABLE]'
+
+    def test_outside_client_only_problem_is_refused(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        fake_trial.rule = lambda overrides, address: (
+            '451 4.3.5 <postmaster@vm3.lab.ops>: Server configuration problem' if address == '198.51.100.254'
+            else '250 2.1.5 Ok')
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True},
+                                         trial_outside_client='198.51.100.200'))
+        # the option moves the outside client; the rule above no longer matches it
+        assert result['changed'] is True
+        fake_trial.calls = []
+        (confdir / 'main.cf').write_text(MAIN_CF)
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True}))
+        assert result['failed'] is True
+        assert 'as a client outside mynetworks (198.51.100.254)' in result['msg']
+        assert '451 4.3.5' in result['msg']
+
+    def test_smtpd_that_dies_is_refused(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        fake_trial.rule = lambda overrides, address: dict(
+            exit_status=1, disconnected_at='greeting',
+            log_problems=['fatal: bad numerical configuration: smtpd_client_connection_count_limit = many'])
+        before = files(confdir)
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True}))
+        assert result['failed'] is True
+        assert 'the trial smtpd logged: fatal: bad numerical configuration' in result['msg']
+        assert files(confdir) == before
+
+    def test_trial_that_cannot_run_refuses(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        from ansible_collections.ops535.mail_security.plugins.module_utils.smtpd_trial import SmtpdTrialError
+
+        def cannot(overrides, address):
+            raise SmtpdTrialError('cannot try the configuration: the mail owner nobody-here does not exist')
+
+        fake_trial.rule = cannot
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True}))
+        assert result['failed'] is True
+        assert 'could not be tried' in result['msg'] and 'trial=false' in result['msg']
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True},
+                                         trial=False))
+        assert result['changed'] is True and result['trial'] == 'skipped: trial=false'
+
+    def test_no_change_pays_nothing(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        run_module(capsys, job(confdir))
+        fake_trial.calls = []
+        result = run_module(capsys, job(confdir))
+        assert result['changed'] is False
+        assert fake_trial.calls == []
+
+    def test_live_outside_problem_after_reload_rolls_back(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        fake_trial.rule = lambda overrides, address: (
+            '451 4.3.5 Server configuration problem'
+            if not overrides and 'smtpd_helo_required' in (confdir / 'main.cf').read_text() else '250 2.1.5 Ok')
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True}))
+        assert result['failed'] is True and result['rolled_back'] is True
+        assert 'the running configuration answers a client outside mynetworks' in result['msg']
+        assert (confdir / 'main.cf').read_text() == MAIN_CF
+
+    def test_removed_parameter_is_tried_with_its_default(self, capsys, confdir, fake_postfix, greetings, fake_trial):
+        run_module(capsys, dict(config_dir=str(confdir), absent_parameters=['relayhost']))
+        assert fake_trial.calls[0]['overrides'] == {'relayhost': ''}
