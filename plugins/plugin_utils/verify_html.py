@@ -53,7 +53,7 @@ VIA = {
 # keys of an observed outcome (or a check) that hold a DNS question or answer
 DNS_KEYS = ('dns', 'server', 'nameserver', 'query', 'question', 'qname', 'name', 'qtype', 'rdtype', 'type',
             'rcode', 'answer', 'answers', 'records', 'txt', 'spf')
-SHOWN_KEYS = ('stage', 'code', 'enhanced', 'text', 'error', 'transcript', 'headers')
+SHOWN_KEYS = ('stage', 'code', 'enhanced', 'text', 'error', 'transcript', 'headers', 'log')
 TITLE_LINES = 40
 
 _CONTROL = re.compile(u'[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]')
@@ -386,6 +386,9 @@ def _check_section(check, anchor):
     if dns:
         out.append('<p>DNS answer:</p>')
         out.append('<pre class="dns">%s</pre>' % esc('\n'.join(dns)))
+    if observed.get('log'):
+        out.append('<p>Log of the mail host for this dialogue:</p>')
+        out.append('<pre class="log">%s</pre>' % esc('\n'.join(lines_of(observed['log']))))
     if observed.get('headers'):
         out.append('<p>Headers of the delivered message:</p>')
         out.append('<pre class="headers">%s</pre>' % esc('\n'.join(lines_of(observed['headers']))))

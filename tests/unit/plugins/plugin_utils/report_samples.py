@@ -214,3 +214,48 @@ def hostile_class_report():
     lab['checks'][9]['observed']['txt'] = ['"v=spf1 <script>document.title=1</script>"']
     lab['checks'][2]['id'] = '@SUM(1+1)'
     return report
+
+
+def evaluated_class_report():
+    """A class report made the way verify.yml makes it: the real matrix (playbooks/vars/verify_checks.yml)
+    planned for three-VM labs, made-up results judged by verify_evaluate, the class by verify_render.
+
+    asmith passes; bchen's HELO check, open relay and wildcard record fail; cdiaz's mailbox could not
+    be searched (incomplete); dlee's verification did not finish; eng is at Investigation 1 step 6.
+    """
+    from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_evaluate import evaluate
+    from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_render import render
+    from verify_fixtures import dns_answer, entry, load_matrix, plan_for, probe_result, reply, results_for, three_vm_lab
+
+    matrix = load_matrix()
+
+    def lab(name, student):
+        return dict(three_vm_lab(), name=name, student_id=student)
+
+    labs = []
+    one = lab('asmith', '100200300')
+    plan = plan_for(matrix, lab=one)
+    labs.append(evaluate(plan, *results_for(plan), lab=one, check_mode=False, delivery_timeout=10))
+
+    one = lab('bchen', '100200301')
+    plan = plan_for(matrix, lab=one)
+    override = {
+        'helo-required': probe_result(entry(plan, 'helo-required')),
+        'outsider-relay': probe_result(entry(plan, 'outsider-relay'), rcpt=[dict(
+            reply(250, '2.1.5', '250 2.1.5 Ok'), recipient='someone@other.example')]),
+        'dns-spf-wildcard': dns_answer(entry(plan, 'dns-spf-wildcard'), []),
+    }
+    labs.append(evaluate(plan, *results_for(plan, override), lab=one, check_mode=False, delivery_timeout=10))
+
+    one = lab('cdiaz', '100200302')
+    plan = plan_for(matrix, lab=one)
+    batches, host = results_for(plan, mailbox_extra={'messages': {}, 'error': 'cannot read /var/mail/root: permission denied'})
+    labs.append(evaluate(plan, batches, host, lab=one, check_mode=False, delivery_timeout=10))
+
+    one = lab('eng', '100200304')
+    plan = plan_for(matrix, 'investigation1', '6', lab=one)
+    labs.append(evaluate(plan, *results_for(plan), lab=one, check_mode=False, delivery_timeout=10))
+
+    gone = {'lab': 'dlee', 'mail_server': 'dlee-vm3', 'student_id': '100200303',
+            'reason': 'vm3 unreachable: ssh: connect to host 198.51.100.43 port 22: Connection timed out'}
+    return render(labs, 'data', [gone])
