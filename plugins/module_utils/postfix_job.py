@@ -35,6 +35,7 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_trial
     DEFAULT_TRUSTED_CLIENT,
     Trial,
     TrialRefusal,
+    without_new_services,
 )
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_values import PostfixConfigError
 
@@ -159,8 +160,9 @@ def run(module):
     trial = make_trial(module, plan, result)
     if trial is not None:
         try:
-            if plan.trial_values:
-                trial.check(plan.trial_values)
+            values = without_new_services(plan.trial_values, plan.changed_services)
+            if values:
+                trial.check(values)
             result['trial'] = trial.results
         except TrialRefusal as exc:
             result.update(changed=False, trial=trial.results)

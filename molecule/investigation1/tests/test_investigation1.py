@@ -191,6 +191,11 @@ def test_check_mode_reports_without_changing(vm3):
     assert file_digest(vm3, MAIN_CF) == before
 
 
+MASTER_CF = "/etc/postfix/master.cf"
+LAB_RECIPIENTS = ["permit_mynetworks", "reject_non_fqdn_recipient", "reject_unauth_destination"]
+
+# Refused before anything is written: the role's own checks, the postconf module's type checks
+# (issue 13: the three cases of the issue first), and the trial with Postfix's own smtpd.
 BAD_INPUT = [
     ({"postfix_restrictions_helo_restrictions": ["reject_non_fqdn_helo_hostnme", "permit"]},
      "reject_non_fqdn_helo_hostnme"),
@@ -201,17 +206,89 @@ BAD_INPUT = [
     ({"postfix_restrictions_recipient_restrictions": ["permit_mynetworks", "permit"],
       "postfix_restrictions_relay_restrictions": ["permit"]}, "reject_unauth_destination"),
     ({"postfix_restrictions_helo_required": "maybe"}, "postfix_restrictions_helo_required"),
+    # the issue's three cases
+    ({"postfix_restrictions_mynetworks": ["127.0.0.0/8", "198.51.100.0/33"]},
+     "mynetworks: '198.51.100.0/33': the prefix length '33' is not a number from 0 to 32"),
+    ({"postfix_restrictions_recipient_restrictions": LAB_RECIPIENTS + [
+        "check_policy_service unix:private/nonexistent", "permit"]},
+     "nonexistent is neither a unix service of master.cf"),
+    ({"postfix_restrictions_extra_parameters": {"smtpd_client_connection_count_limit": "lots"}},
+     "smtpd_client_connection_count_limit = 'lots': smtpd_client_connection_count_limit takes a whole number"),
+    # the other malformed values of item 2
+    ({"postfix_restrictions_mynetworks": ["127.0.0.0/8", "198.51.100.7/25"]}, "host bits set"),
+    ({"postfix_restrictions_mynetworks": ["127.0.0.0/8", "198.51.100.300"]}, "is not an IP address"),
+    ({"postfix_restrictions_mynetworks": ["127.0.0.0/8", "::1/128"]}, "write [::1]/128"),
+    ({"postfix_restrictions_extra_parameters": {"message_size_limit": "10M"}}, "10M is 10485760 bytes"),
+    ({"postfix_restrictions_extra_parameters": {"smtpd_timeout": "5 minutes"}}, "smtpd_timeout takes a time"),
+    ({"postfix_restrictions_extra_parameters": {"disable_vrfy_command": "maybe"}}, "boolean parameter"),
+    ({"postfix_restrictions_recipient_restrictions": LAB_RECIPIENTS + [
+        "check_policy_service inet:127.0.0.1:99999", "permit"]}, "does not parse as inet:HOST:PORT"),
 ]
+BAD_INPUT_IDS = [
+    "misspelt-restriction", "unknown-parameter", "empty-lists", "newline", "open-relay", "non-boolean",
+    "issue-network-prefix-33", "issue-nonexistent-policy-service", "issue-connection-count-lots",
+    "network-host-bits", "network-bad-address", "network-ipv6-brackets", "size-with-unit", "time-in-words",
+    "boolean-parameter", "policy-inet-port"]
 
 
-@pytest.mark.parametrize("extra_vars,named", BAD_INPUT, ids=[
-    "misspelt-restriction", "unknown-parameter", "empty-lists", "newline", "open-relay", "non-boolean"])
-def test_bad_input_fails_before_any_change(vm3, vm1, extra_vars, named):
-    before = file_digest(vm3, MAIN_CF)
+def config_digests(vm3):
+    return file_digest(vm3, MAIN_CF), file_digest(vm3, MASTER_CF)
+
+
+def assert_mail_flows(vm1, vm3, lab):
+    """A real delivery from vm1, queued and delivered."""
+    result, subject = deliver_from(vm1, lab, "vm1.{d}", "root@vm1.{d}")
+    assert result["accepted"] and rcpt_codes(result) == [(250, "2.1.5")], result
+    assert wait_for_mail(vm3, subject) is not None, "queued as %s but never delivered" % result["queue_id"]
+
+
+@pytest.mark.parametrize("extra_vars,named", BAD_INPUT, ids=BAD_INPUT_IDS)
+def test_bad_input_fails_before_any_change(vm3, vm1, lab, extra_vars, named):
+    before = config_digests(vm3)
     run = run_playbook("investigation1.yml", dict(extra_vars, lab_step="all"))
     assert run.rc != 0 and run.failed(), run
     assert named.lower() in run.messages().lower(), run.messages()
-    assert file_digest(vm3, MAIN_CF) == before, "main.cf changed although the input was refused"
+    assert config_digests(vm3) == before, "main.cf or master.cf changed although the input was refused"
     assert vm3.run("postfix status").rc == 0, "Postfix stopped"
-    # And it still serves mail.
-    assert vm1.smtp(helo="vm1.ops535.test")["greeting"]["code"] == 220
+    assert_mail_flows(vm1, vm3, lab)
+
+
+def test_trial_refuses_what_no_type_check_knows(vm3, vm1, lab):
+    """A cidr table that exists (so every static check passes) but holds a broken rule: only Postfix's own
+    smtpd, tried with the planned value before anything is written, shows it."""
+    vm3.check("printf '198.51.100.0/33 OK\\n' > /etc/postfix/broken.cidr")
+    try:
+        before = config_digests(vm3)
+        clients = ["permit_mynetworks", "check_client_access cidr:/etc/postfix/broken.cidr",
+                   "reject_unknown_client_hostname", "permit"]
+        run = run_playbook("investigation1.yml", {"lab_step": "all", "postfix_restrictions_client_restrictions": clients})
+        assert run.rc != 0 and run.failed(), run
+        messages = run.messages()
+        assert "refusing smtpd_client_restrictions = permit_mynetworks, check_client_access " \
+               "cidr:/etc/postfix/broken.cidr" in messages, messages
+        assert "tried with Postfix's own smtpd before writing anything" in messages
+        assert "bad mask length" in messages and "Nothing was written or reloaded" in messages
+        assert config_digests(vm3) == before
+        # check mode runs the same trial and says so
+        run = run_playbook("investigation1.yml", {"lab_step": "all", "postfix_restrictions_client_restrictions": clients},
+                           check=True)
+        assert run.rc != 0 and "bad mask length" in run.messages(), run
+        assert config_digests(vm3) == before
+        assert_mail_flows(vm1, vm3, lab)
+    finally:
+        vm3.run("rm -f /etc/postfix/broken.cidr")
+
+
+def test_undeclared_item_is_removed(vm3):
+    """Only declared items of other roles are kept: an item this role no longer asks for goes away."""
+    apply_step("all")
+    current = vm3.check("postconf -h smtpd_recipient_restrictions").strip()
+    vm3.check("postconf -e 'smtpd_recipient_restrictions=%s, check_recipient_access cidr:/etc/postfix/stale.cidr'"
+              % current)
+    try:
+        vm3.check("touch /etc/postfix/stale.cidr")
+        run = apply_step("all")
+        assert run.changed("vm3") == 1, run
+        assert "stale.cidr" not in vm3.check("postconf -h smtpd_recipient_restrictions")
+    finally:
+        vm3.run("rm -f /etc/postfix/stale.cidr")

@@ -992,9 +992,24 @@ class TestTrial:
             if not overrides and 'smtpd_helo_required' in (confdir / 'main.cf').read_text() else '250 2.1.5 Ok')
         result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True}))
         assert result['failed'] is True and result['rolled_back'] is True
-        assert 'the running configuration answers a client outside mynetworks' in result['msg']
+        assert 'the running configuration, tried as a client outside mynetworks' in result['msg']
         assert (confdir / 'main.cf').read_text() == MAIN_CF
 
     def test_removed_parameter_is_tried_with_its_default(self, capsys, confdir, fake_postfix, greetings, fake_trial):
         run_module(capsys, dict(config_dir=str(confdir), absent_parameters=['relayhost']))
         assert fake_trial.calls[0]['overrides'] == {'relayhost': ''}
+
+
+def test_policy_service_added_in_the_same_task_is_tried_after_the_reload(capsys, confdir, fake_postfix, greetings,
+                                                                        fake_trial):
+    """Its socket exists only once master.cf is reloaded: the trial leaves that item out, the rest is tried."""
+    result = run_module(capsys, dict(
+        config_dir=str(confdir), services=[SPF_SERVICE], parameters={'policyd-spf_time_limit': 3600},
+        list_items=[dict(parameter='smtpd_relay_restrictions', item='check_policy_service unix:private/policyd-spf',
+                         after='permit_sasl_authenticated')]))
+    assert result['changed'] is True, result.get('msg')
+    before_reload = fake_trial.calls[0]['overrides']
+    assert before_reload == {'policyd-spf_time_limit': '3600',
+                             'smtpd_relay_restrictions': 'permit_mynetworks, permit_sasl_authenticated, '
+                                                         'defer_unauth_destination'}
+    assert fake_trial.calls[-1]['overrides'] == {}       # the live configuration, after the reload
