@@ -1000,8 +1000,8 @@ class TestTrial:
         assert fake_trial.calls[0]['overrides'] == {'relayhost': ''}
 
 
-def test_policy_service_added_in_the_same_task_is_tried_after_the_reload(capsys, confdir, fake_postfix, greetings,
-                                                                        fake_trial):
+def test_policy_service_added_in_the_same_task_is_tried_after_the_reload(
+        capsys, confdir, fake_postfix, greetings, fake_trial):
     """Its socket exists only once master.cf is reloaded: the trial leaves that item out, the rest is tried."""
     result = run_module(capsys, dict(
         config_dir=str(confdir), services=[SPF_SERVICE], parameters={'policyd-spf_time_limit': 3600},
