@@ -35,6 +35,7 @@ FRACTIONS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9, 1.0]
 MIN_KILLS = 8
 MIN_KILLS_IN_MODULE = 3
 
+
 def relay_step(vm3):
     """11 or 12: which of the two toggled lab states main.cf is in."""
     value = vm3.check("postconf -h smtpd_relay_restrictions")
