@@ -370,10 +370,11 @@ class PostconfPlanner(object):
         queue_directory = []
 
         def server_check(parameter, keyword, server):
-            if not queue_directory:
+            services = unix_socket_services(new_services)
+            if not queue_directory and not any(server.endswith('/' + name) for name in services):
+                # only read when the socket has to be looked for (no master.cf service of that name)
                 queue_directory.append(self.effective(['queue_directory']).get('queue_directory', ''))
-            check_policy_server(parameter, keyword, server, unix_socket_services(new_services),
-                                queue_directory[0], self.path_exists)
+            check_policy_server(parameter, keyword, server, services, (queue_directory or [''])[0], self.path_exists)
 
         for name in sorted(desired):
             if is_restriction_list(name, class_names):
