@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -829,3 +830,77 @@ class TestPlannerRealPostconf:
             planner.plan(declared_items=[dict(parameter='smtpd_recipient_restrictions', item='permit, reject')])
         with pytest.raises(PostfixConfigError, match='use absent_parameters'):
             planner.plan(parameters={'relayhost': None})
+
+
+# ---------------------------------------------------------------------------
+# values checked by type, policy servers
+# ---------------------------------------------------------------------------
+
+class TestTypedValues:
+    @pytest.mark.parametrize('name,default,expected', [
+        ('smtpd_helo_required', 'no', 'boolean'),
+        ('smtpd_client_connection_count_limit', '50', 'number'),
+        ('message_size_limit', '10240000', 'size'),
+        ('smtpd_timeout', '300s', 'time'),
+        ('maximal_queue_lifetime', '5d', 'time'),
+        ('compatibility_level', '0', None),
+        ('myhostname', 'vm3.lab.ops', None),
+    ])
+    def test_type_from_the_default(self, name, default, expected):
+        assert pc.parameter_type(name, default) == expected
+
+    @pytest.mark.parametrize('name,value,ptype', [
+        ('smtpd_timeout', '300', 'time'), ('smtpd_timeout', '5m', 'time'), ('smtpd_timeout', '${stress?10}s', 'time'),
+        ('message_size_limit', '0', 'size'), ('smtpd_client_connection_count_limit', '$default_process_limit', 'number'),
+    ])
+    def test_typed_values_accepted(self, name, value, ptype):
+        pc.check_typed_value(name, value, ptype, 'x', '3.7.11')
+
+    @pytest.mark.parametrize('value', [
+        '127.0.0.0/8 198.51.100.0/25', '!198.51.100.4, 198.51.100.0/24', '[::1]/128 [2001:db8::]/32',
+        'cidr:/etc/postfix/networks.cidr', '$mynetworks 198.51.100.1', 'vm1.lab.ops', '[::ffff:127.0.0.0]/104',
+    ])
+    def test_networks_accepted(self, value):
+        pc.check_networks('mynetworks', value)
+
+    @pytest.mark.parametrize('value,needle', [
+        ('198.51.100.0/33', "prefix length '33'"), ('198.51.100.0/x', "prefix length 'x'"),
+        ('198.51.100.7/25', 'write 198.51.100.0/25'), ('!198.51.100.7/25', 'write !198.51.100.0/25'),
+        ('[2001:db8::1]/32', 'write [2001:db8::]/32'), ('2001:db8::/32', 'write [2001:db8::]/32'),
+        ('[198.51.100.0]/24', 'write 198.51.100.0/24'), ('198.51.100', 'not an IP address'),
+    ])
+    def test_networks_refused_with_the_corrected_form(self, value, needle):
+        with pytest.raises(PostfixConfigError, match=re.escape(needle)):
+            pc.check_networks('mynetworks', value)
+
+
+class TestPolicyServers:
+    services = {'policyd-spf'}
+
+    def check(self, server, exists=()):
+        pc.check_policy_server('smtpd_recipient_restrictions', 'check_policy_service', server, self.services,
+                               '/var/spool/postfix', lambda path: path in exists)
+
+    @pytest.mark.parametrize('server,exists', [
+        ('unix:private/policyd-spf', ()),
+        ('unix:private/postgrey', ('/var/spool/postfix/private/postgrey',)),
+        ('unix:/run/policy.sock', ('/run/policy.sock',)),
+        ('inet:127.0.0.1:10023', ()), ('inet:[::1]:10023', ()), ('inet:policy.lab.ops:smtp', ()),
+        ('{ inet:127.0.0.1:9998, timeout=10s, default_action=DUNNO }', ()),
+    ])
+    def test_accepted(self, server, exists):
+        self.check(server, exists)
+
+    @pytest.mark.parametrize('server,needle', [
+        ('unix:private/nonexistent', 'nonexistent is neither a unix service of master.cf (unix services: policyd-spf)'),
+        ('unix:private/policyd-sfp', 'did you mean policyd-spf?'),
+        ('unix:/run/missing.sock', 'the socket /run/missing.sock does not exist'),
+        ('unix:policyd-spf', 'is not a policy service address'),
+        ('inet:127.0.0.1', 'does not parse as inet:HOST:PORT'),
+        ('inet:127.0.0.1:0', 'does not parse as inet:HOST:PORT'),
+        ('inet::10023', 'does not parse as inet:HOST:PORT'),
+        ('tcp:127.0.0.1:10023', 'is not a policy service address'),
+    ])
+    def test_refused(self, server, needle):
+        with pytest.raises(PostfixConfigError, match=re.escape(needle)):
+            self.check(server)
