@@ -34,8 +34,7 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.spf_record im
     lint_spf,
     txt_rdata_text,
 )
-from ansible_collections.ops535.mail_security.plugins.module_utils.zone_master_file import (  # noqa: F401
-    DNSPYTHON_IMPORT_ERROR,
+from ansible_collections.ops535.mail_security.plugins.module_utils.zone_master_file import (
     HAS_DNSPYTHON,
     ZoneEditError,
     apply_edits,
