@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, OPS535 mail security maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""spf_zone_plan and what it stands on: serial arithmetic, the offset-keeping scanner, the block, the planner."""
+"""spf_zone_plan: the offset-keeping scanner it edits with, the managed block, the planner."""
 
 import datetime
 import subprocess
