@@ -5,10 +5,12 @@
     and never left without a reply; vm2 (mynetworks) keeps being accepted; outsider's mail is
     accepted again once named is back; every accepted message is delivered.
 (b) the postconf module is given inet_interfaces = an address vm3 does not have (postconf
-    accepts it, Postfix cannot start with it): the run fails saying the previous configuration
-    was restored, main.cf and master.cf are byte-identical to before, Postfix greets with 220
-    right after and mail is delivered. (A restart stops the daemons: how long vm3 did not greet
-    is measured and reported.)
+    accepts it, Postfix cannot start with it). With the trial (the default) the stand-alone smtpd
+    stops on it and the change is refused before anything is written: vm3 never stops greeting.
+    With trial: false the value is written, the restart fails and the run says the previous
+    configuration was restored. Both times main.cf and master.cf are byte-identical to before,
+    Postfix greets with 220 right after and mail is delivered. (How long vm3 did not greet is
+    measured and reported.)
 (c) the policy daemon's binary is missing (and Postfix reloaded, as after a package upgrade):
     outsider's mail is deferred with 451 4.3.5 while vm2's is accepted, investigation2.yml fails
     with "policy service is broken", and after the binary is back everything flows and the role
@@ -105,16 +107,17 @@ BAD_PLAY = """---
       ops535.mail_security.postconf:
         parameters:
           inet_interfaces: "%s"
+        trial: %s
 """
 UNUSED_ADDRESS = "198.51.100.99"
 
 
-def test_a_configuration_postfix_cannot_load_is_rolled_back(vm2, vm3, lab, capsys):
-    assert UNUSED_ADDRESS not in vm3.check("ip -4 -o addr")
+def bad_inet_interfaces(vm2, vm3, lab, trial):
+    """One run of the bad play; the figures of what vm2 and vm3 saw."""
     before = {path: file_digest(vm3, path) for path in (MAIN_CF, MASTER_CF)}
-    playbook = REPO / "build" / "reliability" / "bad-inet-interfaces.yml"
+    playbook = REPO / "build" / "reliability" / ("bad-inet-interfaces-%s.yml" % ("trial" if trial else "no-trial"))
     playbook.parent.mkdir(parents=True, exist_ok=True)
-    playbook.write_text(BAD_PLAY % UNUSED_ADDRESS)
+    playbook.write_text(BAD_PLAY % (UNUSED_ADDRESS, "true" if trial else "false"))
     stop = "%s/prober-stop" % TOOLS_DIR
     docker_exec("vm2", ["sh", "-c", "mkdir -p %s && rm -f %s" % (TOOLS_DIR, stop)])
     prober = greeting_prober("vm2", lab["vm3"], stop)
@@ -126,31 +129,41 @@ def test_a_configuration_postfix_cannot_load_is_rolled_back(vm2, vm3, lab, capsy
     docker_exec("vm2", ["touch", stop])
     samples = json.loads(prober.communicate(timeout=60)[0])
     after = {path: file_digest(vm3, path) for path in (MAIN_CF, MASTER_CF)}
-    accepted, delivered = deliver(vm2, lab, vm3, "after-rollback")
+    accepted, delivered = deliver(vm2, lab, vm3, "after-inet-interfaces-%s" % ("trial" if trial else "no-trial"))
     unavailable = [t for t, line in samples if not line.startswith("220")]
-    figures = dict(rc=run.rc, seconds=round(t1 - t0, 1), message=run.messages().strip()[:600],
-                   greeting_right_after=first,
-                   files_identical=before == after, inet_interfaces=vm3.check("postconf -h inet_interfaces").strip(),
-                   probes=len(samples), probes_without_220=len(unavailable),
-                   no_greeting_s=round(max(unavailable) - min(unavailable), 1) if unavailable else 0,
-                   mail_after_delivered=delivered)
-    FAULTS["postfix_cannot_start"] = figures
+    return run, dict(rc=run.rc, failed=run.failed(), seconds=round(t1 - t0, 1), message=run.messages().strip()[:600],
+                     greeting_right_after=first, files_identical=before == after,
+                     inet_interfaces=vm3.check("postconf -h inet_interfaces").strip(),
+                     postfix_status=vm3.run("postfix status").rc, probes=len(samples),
+                     probes_without_220=len(unavailable),
+                     no_greeting_s=round(max(unavailable) - min(unavailable), 1) if unavailable else 0,
+                     mail_after_accepted=bool(accepted.get("accepted")), mail_after_delivered=delivered)
+
+
+def test_a_configuration_postfix_cannot_load_is_refused_or_rolled_back(vm2, vm3, lab, capsys):
+    assert UNUSED_ADDRESS not in vm3.check("ip -4 -o addr")
+    dummy, refused = bad_inet_interfaces(vm2, vm3, lab, trial=True)
+    dummy, rolled_back = bad_inet_interfaces(vm2, vm3, lab, trial=False)
+    FAULTS["postfix_cannot_start"] = dict(refused_by_trial=refused, rolled_back_without_trial=rolled_back)
     record_figures("faults", FAULTS)
     show(capsys, "fault (b): inet_interfaces = %s through the postconf module" % UNUSED_ADDRESS, [
-        "run: rc %s after %.0f s; greeting right after: %s; main.cf and master.cf identical: %s"
-        % (run.rc, t1 - t0, figures["greeting_right_after"], before == after),
-        "vm3 did not greet for %.1f s (%d of %d probes, every 0.2 s) while the restart failed and was undone"
-        % (figures["no_greeting_s"], len(unavailable), len(samples)),
-        "message: %s" % figures["message"][:300]])
+        "%s: rc %s after %.0f s; greeting right after: %s; main.cf and master.cf identical: %s; vm3 did not greet "
+        "for %.1f s (%d of %d probes, every 0.2 s); message: %s" % (
+            what, f["rc"], f["seconds"], f["greeting_right_after"], f["files_identical"], f["no_greeting_s"],
+            f["probes_without_220"], f["probes"], f["message"][:300])
+        for what, f in (("with the trial", refused), ("trial: false", rolled_back))])
 
-    assert run.rc != 0 and run.failed(), "the run did not fail: %r" % run
-    message = run.messages()
+    for figures in (refused, rolled_back):
+        assert figures["rc"] != 0 and figures["failed"], "the run did not fail: %s" % figures
+        assert figures["files_identical"], "main.cf/master.cf differ afterwards: %s" % figures
+        assert figures["greeting_right_after"] == 220, "no 220 greeting right after the failed run: %s" % figures
+        assert figures["postfix_status"] == 0 and figures["inet_interfaces"] == "all", figures
+        assert figures["mail_after_accepted"] and figures["mail_after_delivered"], figures
+    assert "refusing inet_interfaces = %s" % UNUSED_ADDRESS in refused["message"], refused["message"]
+    assert "Nothing was written or reloaded" in refused["message"], refused["message"]
+    assert refused["probes"] and refused["probes_without_220"] == 0, "vm3 stopped greeting although nothing was written"
+    message = rolled_back["message"]
     assert "restored" in message and "Nothing of this change is in effect" in message, message
-    assert before == after, "main.cf/master.cf differ after the rollback: %s -> %s" % (before, after)
-    assert first == 220, "no 220 greeting right after the failed run: %s" % first
-    assert vm3.run("postfix status").rc == 0
-    assert figures["inet_interfaces"] == "all"
-    assert accepted.get("accepted") and delivered, accepted
 
 
 # ------------------------------------------------------------------------------ (c) policy daemon missing
