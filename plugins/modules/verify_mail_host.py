@@ -52,6 +52,14 @@ options:
         description: Parameters given to that smtpd only (C(-o NAME=VALUE)).
         type: dict
         default: {}
+      without:
+        description:
+          - Restriction lists given to that smtpd as the live value (C(postconf -xh)) without
+            these items, e.g. C({smtpd_relay_restrictions: [reject_unauth_destination]}) to see
+            what the rest of the list does.
+          - An item is one word of the list (lists are words separated by commas or spaces).
+        type: dict
+        default: {}
       greeting_command:
         description: V(helo), V(ehlo) or V(none).
         type: str
@@ -183,6 +191,8 @@ mailbox:
   type: dict
 """
 
+import re
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -196,6 +206,7 @@ TRIAL_SPEC = dict(
     client_address=dict(type='str', required=True),
     client_name=dict(type='str', default='[UNAVAILABLE]'),
     overrides=dict(type='dict', default={}),
+    without=dict(type='dict', default={}),
     greeting_command=dict(type='str', default='helo', choices=['helo', 'ehlo', 'none']),
     helo=dict(type='str'),
     mail_from=dict(type='str'),
@@ -214,19 +225,29 @@ DNS_SPEC = dict(
 
 
 def postconf(module, names):
-    """{name: value} from postconf -h (the live configuration)."""
+    """{name: value} from postconf -xh (the live configuration, $parameters expanded)."""
     binary = module.get_bin_path('postconf', required=True)
-    rc, out, err = module.run_command([binary, '-h'] + list(names))
+    rc, out, err = module.run_command([binary, '-xh'] + list(names))
     if rc != 0:
-        module.fail_json(msg='postconf -h %s failed: %s' % (' '.join(names), err.strip() or out.strip()))
+        module.fail_json(msg='postconf -xh %s failed: %s' % (' '.join(names), err.strip() or out.strip()))
     values = out.splitlines()
     if len(values) != len(names):
-        module.fail_json(msg='postconf -h %s printed %d line(s)' % (' '.join(names), len(values)))
+        module.fail_json(msg='postconf -xh %s printed %d line(s)' % (' '.join(names), len(values)))
     return dict(zip(names, values))
 
 
-def run_trial(spec, smtpd, mail_owner, check_mode):
-    args = dict((k, v) for k, v in spec.items() if k != 'id')
+def list_without(value, items):
+    """A restriction list (words separated by commas or spaces) without the given words."""
+    drop = set(items or [])
+    return ', '.join(word for word in re.split(r'[\s,]+', value or '') if word and word not in drop)
+
+
+def run_trial(spec, smtpd, mail_owner, check_mode, live):
+    args = dict((k, v) for k, v in spec.items() if k not in ('id', 'without'))
+    overrides = dict(args.get('overrides') or {})
+    for name, items in (spec.get('without') or {}).items():
+        overrides[name] = list_without(live[name], items)
+    args['overrides'] = overrides
     try:
         result = trial(smtpd, mail_owner, check_mode=check_mode, **args)
     except SmtpdTrialError as exc:
@@ -289,17 +310,23 @@ def main():
     for number, spec in enumerate(trials, 1):
         if spec.get('data') and (spec.get('mail_from') is None or not spec.get('rcpt_to')):
             problems.append('trial %d (%s): data=true needs mail_from and rcpt_to' % (number, spec.get('id')))
+    live_names = sorted(set(name for spec in trials for name in spec.get('without') or {}))
+    for number, spec in enumerate(trials, 1):
+        for name, items in (spec.get('without') or {}).items():
+            if not re.match(r'^[a-z0-9_]+$', name) or not isinstance(items, list):
+                problems.append('trial %d (%s): without takes {parameter: [items]}, got %s: %r'
+                                % (number, spec.get('id'), name, items))
     if problems:
         module.fail_json(msg='; '.join(problems))
 
     needed = [n for n, given in (('daemon_directory', params['smtpd'] or not trials),
                                  ('mail_owner', params['mail_owner'] or not trials),
                                  ('mail_spool_directory', params['mailbox'])) if not given]
-    conf = postconf(module, needed) if needed else {}
+    conf = postconf(module, needed + live_names) if needed or live_names else {}
     smtpd = params['smtpd'] or (smtpd_command(conf['daemon_directory']) if trials else '')
     mail_owner = params['mail_owner'] or conf.get('mail_owner', '')
 
-    results = [run_trial(spec, smtpd, mail_owner, module.check_mode) for spec in trials]
+    results = [run_trial(spec, smtpd, mail_owner, module.check_mode, conf) for spec in trials]
     answers = [ask(spec, params['dns_timeout']) for spec in questions]
 
     subjects = list(params['subjects'])

@@ -36,7 +36,7 @@ from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common
 
 STEPPED_STAGES = ('investigation1', 'investigation3')
 VIA_MODES = ('auto', 'network', VIA_MAIL_HOST)
-TRIAL_KEYS = ('overrides',)
+TRIAL_KEYS = ('overrides', 'without')
 DNS_KEYS = ('name', 'type')
 DNS_TYPES = ('TXT',)
 
@@ -248,8 +248,11 @@ def plan(checks, lab, stage=None, step=None, stage_order=None, stage_aliases=Non
                 entry['reason'] = entry['reason'] or (
                     'no identity for %s to try on the mail host (verify_trial_clients)' % client)
             trial = dict((k, v) for k, v in params.items() if k not in ('host', 'port', 'source_address', 'connect_timeout'))
-            trial.update(id=check_id, overrides=dict((check.get('trial') or {}).get('overrides') or {}),
+            spec = check.get('trial') or {}
+            trial.update(id=check_id, overrides=dict(spec.get('overrides') or {}),
                          client_address=(identity or {}).get('address'), client_name=(identity or {}).get('name'))
+            if spec.get('without'):
+                trial['without'] = dict((k, list(v)) for k, v in spec['without'].items())
             entry['trial'] = trial
             entry['params'] = params
         else:

@@ -37,8 +37,10 @@ def host(tmp_path, monkeypatch):
     spool.mkdir()
     (spool / 'root').write_text(MBOX)
     stand_in_tools(tmp_path / 'bin', monkeypatch, {'postconf': (
-        '#!/bin/sh\nshift\nfor n in "$@"; do case $n in daemon_directory) echo /usr/lib/postfix/sbin;; '
-        'mail_owner) echo postfix;; mail_spool_directory) echo %s/;; esac; done\n' % spool)})
+        '#!/bin/sh\n[ "$1" = -xh ] || exit 7\nshift\nfor n in "$@"; do case $n in daemon_directory) echo /usr/lib/postfix/sbin;; '
+        'mail_owner) echo postfix;; mail_spool_directory) echo %s/;; '
+        'smtpd_relay_restrictions) echo "reject_unauth_destination, reject_unknown_recipient_domain permit";; '
+        'esac; done\n' % spool)})
     calls = {'trials': [], 'dns': []}
 
     def fake_trial(smtpd, mail_owner, check_mode=False, **kwargs):
@@ -85,6 +87,15 @@ def test_trials_dns_and_mailbox_in_one_run(host, capsys):
     assert result['mailbox']['messages']['net-1'] == 'Subject: net-1\nReceived-SPF: None'
 
 
+def test_a_trial_without_items_of_the_live_list(host, capsys):
+    result = run_main(verify_mail_host.main, capsys, {
+        'trials': [dict(TRIAL, without={'smtpd_relay_restrictions': ['reject_unauth_destination']},
+                        overrides={'relay_domains': 'x.example'})], 'delivery_timeout': 0})
+    assert not result.get('failed')
+    assert host['trials'][0]['overrides'] == {'relay_domains': 'x.example',
+                                              'smtpd_relay_restrictions': 'reject_unknown_recipient_domain, permit'}
+
+
 def test_check_mode_queues_nothing(host, capsys):
     result = run_main(verify_mail_host.main, capsys, {'trials': [TRIAL], 'delivery_timeout': 0}, check_mode=True)
     assert result['changed'] is False and host['trials'][0]['check_mode'] is True
@@ -114,6 +125,7 @@ def test_given_smtpd_and_mailbox_need_no_postconf(tmp_path, monkeypatch, host, c
     ({'trials': [dict(TRIAL, rcpt_to=[])]}, 'trial 1 (t1): data=true needs mail_from and rcpt_to'),
     ({'dns': [{'id': 'q', 'server': '198.51.100.1', 'name': 'x', 'type': 'MX'}]}, 'dns question 1 (q): value of type'),
     ({'delivery_timeout': -1}, 'delivery_timeout must not be negative'),
+    ({'trials': [dict(TRIAL, without={'smtpd relay': ['x']})]}, 'trial 1 (t1): without takes {parameter: [items]}'),
 ])
 def test_bad_input_is_refused_before_anything_runs(host, capsys, args, message):
     result = run_main(verify_mail_host.main, capsys, dict(args, dns=args.get('dns', [{'server': '198.51.100.1', 'name': 'x'}])
