@@ -182,6 +182,10 @@ def test_a_click_on_a_cell_shows_its_dialogue(driver, tmp_path):
 
 def test_without_javascript_the_matrix_and_every_failure_are_there(driver_without_js, tmp_path):
     drv = driver_without_js
+    probe = tmp_path / 'js.html'
+    probe.write_text('<!DOCTYPE html><title>off</title><script>document.title = "on"</script>')
+    drv.get(probe.as_uri())
+    assert drv.title == 'off', 'JavaScript is not off in this browser'
     open_page(drv, tmp_path, sample_class_report())
     cells = matrix_cells(drv)
     assert cells['bchen']['helo-required'].text.startswith('FAIL')
