@@ -912,6 +912,32 @@ def report():
                     'the controller alone needs >= %.0f s of wall time on %d cores'
                     % (data['labs'], cpu['controller_seconds'], cpu['controller_seconds'] / data['labs'],
                        cpu['other_seconds'], cpu['other_seconds'] / data['labs'], cpu['controller_seconds'] / CORES, CORES))
+        verified = [d for d in classes if d.get('verify')]
+        if verified:
+            out('')
+            out('VERIFY: verify.yml on N labs (every check of each lab: vm1/vm2 over the network, the other clients '
+                'tried on the mail host, DNS from vm1); median of %d runs' % REPEAT)
+            out('%5s %8s %9s %14s %14s %18s %s' % ('labs', 'wall s', 'wall/lab', 'CPU ctl/lab s', 'CPU labs/lab s',
+                                                   'docker execs/host', 'checks (pass/fail/not run)'))
+            for data in verified:
+                verify = data['verify']
+                cpu = verify.get('cpu') or {}
+                totals = (data.get('verify_report') or {}).get('totals') or {}
+                out('%5d %8s %9s %14s %14s %18s %s' % (
+                    data['labs'], fmt(verify['wall_seconds']), fmt(verify['wall_seconds'] / data['labs']),
+                    fmt(cpu.get('controller_seconds', 0) / data['labs']),
+                    fmt(cpu.get('other_seconds', 0) / data['labs']), per_vm(verify.get('execs_per_host') or {}),
+                    '%s/%s/%s of %s' % (totals.get('pass'), totals.get('fail'), totals.get('not run'),
+                                        totals.get('total'))))
+            out('(CPU ctl/lab: the controller - ansible-playbook, its workers, the docker CLI - per lab; CPU labs/lab: the '
+                'rest of the machine during the run - the lab containers, dockerd - per lab; docker execs: round trips to vm1/vm2/vm3 '
+                'of the first lab, one per module run with pipelining)')
+            results['verify'] = [{'labs': d['labs'], 'wall_seconds': d['verify']['wall_seconds'],
+                                  'controller_cpu_seconds_per_lab': round((d['verify'].get('cpu') or {}).get(
+                                      'controller_seconds', 0) / d['labs'], 2),
+                                  'lab_cpu_seconds_per_lab': round((d['verify'].get('cpu') or {}).get(
+                                      'other_seconds', 0) / d['labs'], 2),
+                                  'totals': (d.get('verify_report') or {}).get('totals')} for d in verified]
         if len(classes) > 1:
             xs = [d['labs'] for d in classes]
             ys = [d['site']['wall_seconds'] for d in classes]
