@@ -116,7 +116,7 @@ def parse_reply(message, query_id=None):
             answer.append('%s %d IN CNAME %s' % (owner, ttl, target))
         else:
             answer.append('%s %d %s %s' % (owner, ttl, 'IN' if rclass == 1 else rclass,
-                                          TYPE_NAMES.get(rtype, 'TYPE%d' % rtype)))
+                                           TYPE_NAMES.get(rtype, 'TYPE%d' % rtype)))
         offset += rdlength
     rcode = flags & 0x000F
     return {'id': rid, 'rcode': RCODES.get(rcode, 'RCODE%d' % rcode), 'truncated': bool(flags & 0x0200),

@@ -55,8 +55,8 @@ options:
       without:
         description:
           - Restriction lists given to that smtpd as the live value (C(postconf -xh)) without
-            these items, e.g. C({smtpd_relay_restrictions: [reject_unauth_destination]}) to see
-            what the rest of the list does.
+            these items, for example the parameter C(smtpd_relay_restrictions) with the item C(reject_unauth_destination)
+            to see what the rest of the list does.
           - An item is one word of the list (lists are words separated by commas or spaces).
         type: dict
         default: {}

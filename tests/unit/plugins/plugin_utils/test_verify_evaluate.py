@@ -81,7 +81,7 @@ def test_a_missing_result_is_not_run_and_the_lab_incomplete(matrix):
 
 def test_a_failure_outweighs_incomplete(matrix):
     plan = plan_for(matrix)
-    check, lab = judge_one(matrix, 'helo-required', lambda e: probe_result(e), mail_host={'skipped': True})
+    check, lab = judge_one(matrix, 'helo-required', probe_result, mail_host={'skipped': True})
     assert check['status'] == 'fail' and lab['result'] == 'fail'
     assert lab['counts']['not run'] > 0
     del plan
@@ -177,7 +177,7 @@ def test_either_relay_code_passes(matrix):
         check, _lab = judge_one(matrix, 'outsider-relay', lambda e: probe_result(e, refused_at='rcpt', stage_reply=reply(
             code, enhanced, '%s %s <someone@other.example>: Relay access denied' % (code, enhanced))))
         assert check['status'] == 'pass', check
-    check, _lab = judge_one(matrix, 'outsider-relay', lambda e: probe_result(e))
+    check, _lab = judge_one(matrix, 'outsider-relay', probe_result)
     assert check['status'] == 'fail' and check['observed_text'] == 'accepted 250 2.1.5'
 
 
@@ -186,7 +186,7 @@ def test_a_client_refused_at_the_greeting_on_the_mail_host(matrix):
         e, refused_at='greeting', stage_reply=reply(450, '4.7.25', '450 4.7.25 Client host rejected: cannot find your '
                                                     'hostname, [198.51.100.140]')))
     assert check['status'] == 'pass' and check['via'] == 'mail-host'
-    check, _lab = judge_one(matrix, 'unknown-client-outside', lambda e: probe_result(e))
+    check, _lab = judge_one(matrix, 'unknown-client-outside', probe_result)
     assert check['status'] == 'fail' and check['reason'] == 'ended at accepted, expected greeting'
 
 

@@ -175,9 +175,8 @@ def passing_result(item, matrix_stage_outcome=None):
             elif item['params'].get('mail_from') is not None:
                 extra['mail'] = last
         return probe_result(item, accepted=stage == 'delivered', **extra)
-    return probe_result(item, refused_at=stage, stage_reply=reply(
-        outcome.get('code'), outcome.get('enhanced'), '%s %s %s' % (outcome.get('code'), outcome.get('enhanced'),
-                                                                   outcome.get('text') or '')))
+    text = '%s %s %s' % (outcome.get('code'), outcome.get('enhanced'), outcome.get('text') or '')
+    return probe_result(item, refused_at=stage, stage_reply=reply(outcome.get('code'), outcome.get('enhanced'), text))
 
 
 def results_for(plan, override=None, mailbox_extra=None, delivered_headers='Received-SPF: None (mailfrom)'):
