@@ -9,8 +9,10 @@ a CNAME, where an SPF record is) but *written* only where this code manages it:
 
 * a block at the end of the file between two marker comments, holding one
   TXT record per managed name with an absolute owner name and an explicit
-  TTL (so the block changes the meaning of nothing else);
-* an existing ``v=spf1`` TXT line at a managed name, commented out;
+  TTL (so the block changes the meaning of nothing else); with a DMARC
+  record, ``_dmarc.<zone>`` is one of those names;
+* an existing ``v=spf1`` TXT line at a managed name (``v=DMARC1`` at
+  ``_dmarc``), commented out;
 * the SOA serial token, edited in place (:mod:`zone_serial`).
 
 Every other byte stays as it was. :func:`plan_spf_update` is pure (text in,
@@ -23,6 +25,7 @@ Python 3.6+; dnspython 1.15 (EL8) or later.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+from ansible_collections.ops535.mail_security.plugins.module_utils.dmarc_record import dmarc_errors
 from ansible_collections.ops535.mail_security.plugins.module_utils.dns_idna import (
     IdnaError,
     name_problem,
@@ -134,6 +137,19 @@ def _spf_text(rdata):
     return join_txt_strings(rdata.strings).decode('latin-1')
 
 
+def has_dmarc_version_tag(strings):
+    """Whether the joined TXT strings are a DMARC record (RFC 7489: starts with v=DMARC1)."""
+    text = join_txt_strings(strings).lstrip()
+    return text[:8] == b'v=DMARC1' and (len(text) == 8 or text[8:9] in (b';', b' ', b'\t'))
+
+
+def _is_managed_kind(name, strings, dmarc_name):
+    """Whether a TXT record at ``name`` is of the kind this module manages there."""
+    if name == dmarc_name:
+        return has_dmarc_version_tag(strings)
+    return has_spf_version_tag(strings)
+
+
 # ---------------------------------------------------------------------------
 # the plan
 
@@ -152,6 +168,7 @@ class SpfPlan(object):
         self.skipped_delegated = []
         self.records = {}
         self.warnings = []
+        self.zone = None  # the zone as it will be served (dnspython), for the policy check
 
     def result(self):
         return dict(
@@ -262,10 +279,12 @@ def _next_inheritor(entries, entry):
 
 def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_record=DEFAULT_APEX_RECORD,
                     hosts=True, host_record=DEFAULT_HOST_RECORD, host_names=None, wildcard=True,
-                    wildcard_record=DEFAULT_WILDCARD_RECORD, ttl=None, serial_bump=True, today=None):
+                    wildcard_record=DEFAULT_WILDCARD_RECORD, ttl=None, serial_bump=True, today=None,
+                    dmarc_record=None):
     """Work out the new content of a zone file holding SPF records for ``zone``.
 
     ``text`` is the file content (decode bytes as latin-1 to keep every byte).
+    ``dmarc_record``: the DMARC record text to publish at ``_dmarc.<zone>`` (None: none is managed).
     Raises ZoneEditError (nothing to write) when the zone cannot be edited
     safely. Returns an :class:`SpfPlan`.
     """
@@ -280,6 +299,10 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
 
     texts, plan.warnings = record_texts(zone_text, apex_record, host_record, wildcard_record,
                                         apex, hosts, wildcard)
+    if dmarc_record is not None:
+        problems = dmarc_errors(dmarc_record)
+        if problems:
+            raise ZoneEditError('invalid DMARC record text "%s": %s' % (dmarc_record, '; '.join(problems)))
     newline = '\r\n' if '\r\n' in text else '\n'
 
     # 1. the text without our block, and where the block goes
@@ -308,6 +331,7 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
 
     # 2. which names get which record
     wildcard_name = dns.name.from_text('*', origin)
+    dmarc_name = dns.name.from_text('_dmarc', origin)
     cuts = [name for name, node in base_zone.nodes.items()
             if name != origin and dns.rdatatype.NS in _node_types(node)]
     dnames = [name for name, node in base_zone.nodes.items() if dns.rdatatype.DNAME in _node_types(node)]
@@ -350,6 +374,8 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
                            and _node_types(node) & set([dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.CNAME]))
         for name in names:
             wanted.append((name, texts['host_record']))
+    if dmarc_record is not None:
+        wanted.append((dmarc_name, dmarc_record))
 
     managed = []
     for name, value in wanted:
@@ -367,14 +393,14 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
                 'serves it under those octets; resolvers that convert Unicode names ask for its A-label '
                 '(xn--...) instead, which this record does not cover' % display_name(name))
 
-    # 3. existing v=spf1 records at managed names: locate their lines, comment them out
+    # 3. existing v=spf1 records (v=DMARC1 at _dmarc) at managed names: locate their lines, comment them out
     managed_names = set(name for name, _value in managed)
     spf_entries = []
     for entry in base_entries:
         if entry.kind != 'record' or entry_rdtype(entry) != dns.rdatatype.TXT:
             continue
         rdata = entry_rdata(entry)
-        if rdata is None or not has_spf_version_tag(rdata.strings):
+        if rdata is None or not _is_managed_kind(entry.owner, rdata.strings, dmarc_name):
             continue
         spf_entries.append((entry, rdata))
 
@@ -385,36 +411,38 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
         rdataset = _txt_rdatas(base_zone, name)
         if rdataset is None:
             continue
+        kind = 'v=DMARC1' if name == dmarc_name else 'v=spf1'
         for rdata in rdataset:
-            if not has_spf_version_tag(rdata.strings):
+            if not _is_managed_kind(name, rdata.strings, dmarc_name):
                 continue
             located = [entry for entry, other in spf_entries if entry.owner == name and other == rdata]
             if not located:
                 raise ZoneEditError(
-                    'the v=spf1 record "%s" at %s is not on a line of %s that can be identified '
+                    'the %s record "%s" at %s is not on a line of %s that can be identified '
                     '(an $INCLUDE file or a $GENERATE line?); '
-                    'remove it by hand' % (_spf_text(rdata), display_name(name), where))
+                    'remove it by hand' % (kind, _spf_text(rdata), display_name(name), where))
             for entry in located:
                 if entry.multiline:
                     raise ZoneEditError(
-                        'the v=spf1 record at %s on lines %d-%d of %s spans several lines; '
+                        'the %s record at %s on lines %d-%d of %s spans several lines; '
                         'comment it out by hand (this module only replaces single-line records)'
-                        % (display_name(name), original_line(entry), original_line(entry) + entry.last_line - entry.line,
-                           where))
+                        % (kind, display_name(name), original_line(entry),
+                           original_line(entry) + entry.last_line - entry.line, where))
                 heir = _next_inheritor(base_entries, entry) if entry.owner_explicit else None
                 if heir is not None:
                     raise ZoneEditError(
-                        'the v=spf1 record at %s on line %d of %s cannot be commented out: line %d '
+                        'the %s record at %s on line %d of %s cannot be commented out: line %d '
                         'inherits its owner name from it (begins with white space); give line %d an '
                         'explicit owner name or remove the record by hand'
-                        % (display_name(name), original_line(entry), where, original_line(heir), original_line(heir)))
+                        % (kind, display_name(name), original_line(entry), where, original_line(heir),
+                           original_line(heir)))
                 if entry not in replaced_entries:
                     replaced_entries.append(entry)
             removed.setdefault(name, set()).add(rdata_key(rdata))
     # Lines the scanner saw that dnspython placed elsewhere would mean the scanner is wrong.
     for entry, rdata in spf_entries:
         if entry.owner in managed_names and entry not in replaced_entries:
-            raise ZoneEditError('internal check failed: line %d of %s looks like a v=spf1 record at %s '
+            raise ZoneEditError('internal check failed: line %d of %s looks like a managed TXT record at %s '
                                 'that dnspython does not see there; nothing changed'
                                 % (original_line(entry), where, display_name(entry.owner)))
     for entry in replaced_entries:
@@ -488,6 +516,9 @@ def plan_spf_update(text, zone, directory=None, filename=None, apex=True, apex_r
         candidate_zone = parse_zone(candidate, origin, directory, filename)
         _verify(zone_rrsets(commented_zone), zone_rrsets(candidate_zone), {}, new_keys, plan.new_serial,
                 'adding the managed block')
+        plan.zone = candidate_zone
+    else:
+        plan.zone = original_zone
     plan.text = candidate
     plan.changed = candidate != text
     return plan

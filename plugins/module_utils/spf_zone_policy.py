@@ -154,13 +154,20 @@ def spf_check(zone, ip, sender, helo, allow_network=False):
     return result, explanation, answers.outside
 
 
-def _addresses(zone, name, answers):
+def _addresses(zone, name, answers, depth=0):
+    """The addresses of ``name``, CNAMEs followed (at most 8)."""
     out = []
     for qtype in _ADDRESS_TYPES:
         try:
-            out.extend(address for dummy, address in answers(_text(name), qtype))
+            found = answers(_text(name) if hasattr(name, 'labels') else name, qtype)
         except Exception:  # a name outside the zone without real look-ups: reported by the caller
-            pass
+            continue
+        for (dummy, rdtype), value in found:
+            if rdtype == qtype:
+                out.append(value)
+            elif rdtype == 'CNAME' and depth < 8:
+                out.extend(a for a in _addresses(zone, value, answers, depth + 1) if a not in out)
+                break
     return out
 
 
@@ -204,14 +211,15 @@ def _has_spf(zone, name):
 
 
 def evaluate_policy(zone, names=None, outside=None, allow_network=False, wildcard_probe=None):
-    """Evaluate the zone's SPF policy offline; return ``{'checks': [...], 'problems': [...], ...}``.
+    """Evaluate the zone's SPF policy offline; return ``{'checks', 'problems', 'notes', ...}``.
 
     ``names``: the names to evaluate (default: the apex, every name with its own SPF record, and a
     name only the wildcard covers when the zone has a wildcard SPF record). Each check is
     ``{name, sender, address, role ('mail server' or 'outside'), expected ('pass' or 'not pass'),
-    result, explanation, ok}``; ``problems`` holds one sentence per check that is not ok, naming
-    the name, the address and the result. A name or server outside the zone (without real look-ups)
-    is a problem too: the policy cannot be proven.
+    result, explanation, ok, problem}``; ``problems`` holds the ``problem`` sentence of every check
+    that is not ok, naming the name, the address and the result (a record that needs a name outside
+    the zone, without real look-ups, cannot be proven: temperror). ``notes`` says what could not be
+    checked: a zone without MX (nothing must pass), a mail server whose address is outside the zone.
     """
     origin = zone.origin
     if names is None:
@@ -223,14 +231,14 @@ def evaluate_policy(zone, names=None, outside=None, allow_network=False, wildcar
             names.append(dns.name.from_text(probe, origin))
     servers, unresolved = mail_servers(zone, allow_network)
     stranger = outside or outside_address(zone)
-    report = {'checks': [], 'problems': [], 'mail_servers': [{'name': n, 'addresses': a} for n, a in servers],
-              'outside_address': stranger}
+    report = {'checks': [], 'problems': [], 'notes': [],
+              'mail_servers': [{'name': n, 'addresses': a} for n, a in servers], 'outside_address': stranger}
     for name, why in unresolved:
-        report['problems'].append('the mail server %s is %s, so its address is not known without real look-ups'
-                                  % (name, why))
+        report['notes'].append('the mail server %s is %s: its address is not known without real look-ups, so '
+                               'no check says it passes' % (name, why))
     if not servers:
-        report['problems'].append('the zone %s has no MX record: no mail server to check the policy against'
-                                  % _text(origin))
+        report['notes'].append('the zone %s has no MX record: no mail server to check the policy against'
+                               % _text(origin))
     addresses = [(address, 'mail server %s' % server, 'pass') for server, found in servers for address in found]
     addresses.append((stranger, 'outside', 'not pass'))
     for name in names:
@@ -241,7 +249,7 @@ def evaluate_policy(zone, names=None, outside=None, allow_network=False, wildcar
             # an error is never right: a broken record (permerror) or one that cannot be proven (temperror)
             ok = (result == 'pass') if expected == 'pass' else (result not in ('pass', 'permerror', 'temperror'))
             check = {'name': domain, 'sender': sender, 'address': address, 'role': role, 'expected': expected,
-                     'result': result, 'explanation': explanation, 'ok': ok}
+                     'result': result, 'explanation': explanation, 'ok': ok, 'problem': None}
             report['checks'].append(check)
             if ok:
                 continue
@@ -250,9 +258,9 @@ def evaluate_policy(zone, names=None, outside=None, allow_network=False, wildcar
                 because = ' (%s)' % '; '.join('%s is %s and was not looked up' % pair for pair in outside_names)
             elif explanation:
                 because = ' (%s)' % explanation
-            report['problems'].append('%s: %s (%s) gets %s, must %s%s'
-                                      % (domain, address, role, result, 'pass' if expected == 'pass' else 'not pass',
-                                         because))
+            check['problem'] = '%s: %s (%s) gets %s, must %s%s' % (
+                domain, address, role, result, 'pass' if expected == 'pass' else 'not pass', because)
+            report['problems'].append(check['problem'])
     return report
 
 

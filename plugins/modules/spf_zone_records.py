@@ -37,10 +37,19 @@ description:
     C(rndc thaw) afterwards.
   - The record texts are checked before anything happens (the version tag, known mechanisms and
     modifiers, qualifiers, IPv4/IPv6 networks, and at most 10 DNS-querying terms).
+  - Before the file is replaced (and in check mode), the SPF policy of the zone I(as it will be) is
+    evaluated offline with the SPF library (pyspf), its DNS questions answered from the new zone
+    file (see O(policy_check)); a record that would let an outside address pass, fail the zone's
+    own mail servers, or break the RFC 7208 limits (10 DNS look-ups through C(include) and
+    C(redirect), 2 void look-ups) is refused, naming the name, the address and the result.
+  - Every name of the zone that can send or receive mail is reported in RV(coverage), with the reason
+    when it has no SPF record.
+  - With O(dmarc), a DMARC record (RFC 7489) is published at C(_dmarc.<zone>) in the same managed block.
 author:
   - OPS535 mail security maintainers (@ops535)
 requirements:
   - dnspython (Debian C(python3-dnspython), EL C(python3-dns)) on the managed host
+  - pyspf (Debian C(python3-spf), EL C(python3-pyspf) from EPEL) on the managed host, for O(policy_check)
   - BIND's C(named-checkzone), C(named-checkconf) and C(rndc) on the managed host
 options:
   zone:
@@ -157,6 +166,76 @@ options:
     description: Keep a copy of the original file, with a time stamp in its name, when it changes.
     type: bool
     default: false
+  policy_check:
+    description:
+      - Evaluate the zone's SPF policy as it will be served before anything is written, with pyspf and
+        DNS answers taken from the new zone file. For the apex, every name with its own SPF record and
+        a name only the wildcard covers, the addresses of the apex's MX targets must get C(pass) and
+        O(outside_address) must not; no evaluation may end in C(permerror) or C(temperror).
+      - A problem at a name this module manages refuses the change (nothing is written, named is not
+        reloaded); a problem at a hand-written record the module does not manage is a warning.
+      - Names outside the zone are not looked up (their evaluation is C(temperror)) unless
+        O(allow_network_lookups) is true.
+    type: bool
+    default: true
+  outside_address:
+    description:
+      - The address that must not pass. Default is the first of C(198.51.100.254), C(203.0.113.254),
+        C(192.0.2.254), C(2001:db8::254) that is not an address of the zone. Give one of your own when
+        your records authorize a network that holds it (for example C(ip4:198.51.100.0/24)).
+    type: str
+  allow_network_lookups:
+    description:
+      - Let the policy check ask real DNS for names outside the zone (an C(include:) of a provider, an
+        MX target elsewhere). Default is to refuse them, so nothing leaves the host.
+    type: bool
+    default: false
+  coverage_exclude:
+    description: Names reported in RV(coverage) as excluded by the user rather than as lacking a record.
+    type: list
+    elements: str
+    default: []
+  dmarc:
+    description:
+      - Publish a DMARC record at C(_dmarc.<zone>) in the managed block. Omit to manage none (a DMARC
+        record published earlier by this module is then removed with the block entry; a hand-written one
+        is left alone).
+      - An existing C(v=DMARC1) record outside the block is commented out, as existing C(v=spf1) records
+        at managed names are.
+      - Stage the policy by changing O(dmarc.policy) from V(none) to V(quarantine) to V(reject).
+    type: dict
+    suboptions:
+      policy:
+        description: The policy for the domain (C(p)).
+        type: str
+        choices: [none, quarantine, reject]
+        default: none
+      subdomain_policy:
+        description: The policy for subdomains (C(sp)); default is the domain's.
+        type: str
+        choices: [none, quarantine, reject]
+      pct:
+        description: Percentage of failing mail the policy applies to (C(pct), 0-100; 100 is left out).
+        type: int
+      rua:
+        description: Addresses for aggregate reports (C(rua)); C(mailto:) is added when missing.
+        type: list
+        elements: str
+      ruf:
+        description: Addresses for failure reports (C(ruf)); C(mailto:) is added when missing.
+        type: list
+        elements: str
+      adkim:
+        description: DKIM alignment, V(r) relaxed or V(s) strict.
+        type: str
+        choices: [r, s]
+      aspf:
+        description: SPF alignment, V(r) relaxed or V(s) strict.
+        type: str
+        choices: [r, s]
+      fo:
+        description: Failure reporting options (C(fo)), for example V(1) or V(0:d).
+        type: str
   named_checkzone:
     description: Path of C(named-checkzone). Default is found on the PATH and in C(/usr/sbin).
     type: path
@@ -187,6 +266,9 @@ seealso:
   - name: RFC 7208 (SPF)
     description: Sender Policy Framework, version 1.
     link: https://www.rfc-editor.org/rfc/rfc7208
+  - name: RFC 7489 (DMARC)
+    description: Domain-based Message Authentication, Reporting, and Conformance.
+    link: https://www.rfc-editor.org/rfc/rfc7489
 '''
 
 EXAMPLES = r'''
@@ -208,6 +290,19 @@ EXAMPLES = r'''
   check_mode: true
   diff: true
   register: spf_preview
+
+- name: SPF and a DMARC record in monitoring mode, reports to the postmaster
+  ops535.mail_security.spf_zone_records:
+    zone: lab.ops
+    dmarc:
+      policy: none
+      rua: [postmaster@lab.ops]
+
+- name: Records that include a provider's, evaluated with real look-ups of the provider's names
+  ops535.mail_security.spf_zone_records:
+    zone: example.org
+    apex_record: v=spf1 mx include:_spf.provider.example -all
+    allow_network_lookups: true
 '''
 
 RETURN = r'''
@@ -286,6 +381,48 @@ reloaded:
   returned: success
   type: bool
   sample: true
+policy:
+  description:
+    - The SPF policy evaluated on the zone as it will be served (O(policy_check)).
+  returned: when O(policy_check) is true and the zone was read
+  type: dict
+  contains:
+    checks:
+      description: One entry per (name, address) - C(name), C(sender), C(address), C(role), C(expected),
+        C(result) (pyspf's), C(explanation), C(ok), C(problem).
+      type: list
+      elements: dict
+    problems:
+      description: The checks that are not ok, one sentence each.
+      type: list
+      elements: str
+    notes:
+      description: What could not be checked (no MX, a mail server outside the zone).
+      type: list
+      elements: str
+    mail_servers:
+      description: The apex's MX targets and their addresses.
+      type: list
+      elements: dict
+    outside_address:
+      description: The address that must not pass.
+      type: str
+  sample: {"problems": [], "notes": [], "outside_address": "198.51.100.254",
+           "mail_servers": [{"name": "vm3.lab.ops", "addresses": ["198.51.100.3"]}]}
+coverage:
+  description:
+    - Every name of the zone that can send or receive mail (A, AAAA or MX; CNAME and delegated names
+      too), whether it has its own SPF record, and the reason when it has none.
+  returned: when the zone was read
+  type: list
+  elements: dict
+  sample: [{"name": "vm2.lab.ops", "covered": false,
+            "reason": "CNAME: a name with a CNAME cannot own a TXT record; SPF follows the CNAME"}]
+dmarc:
+  description: The DMARC record text published at C(_dmarc.<zone>), or null when O(dmarc) is not given.
+  returned: success
+  type: str
+  sample: "v=DMARC1; p=none; rua=mailto:postmaster@lab.ops"
 backup_file:
   description: The copy of the original file.
   returned: when O(backup) is true and the file changed
@@ -293,6 +430,8 @@ backup_file:
   sample: /etc/bind/zones/db.lab.ops.12345.2026-05-01@12:00:00~
 '''
 
+import binascii
+import ipaddress
 import os
 import tempfile
 
@@ -300,6 +439,13 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
+from ansible_collections.ops535.mail_security.plugins.module_utils.dmarc_record import DmarcError, build_dmarc
+from ansible_collections.ops535.mail_security.plugins.module_utils.spf_zone_policy import (
+    HAS_PYSPF,
+    PolicyError,
+    coverage,
+    evaluate_policy,
+)
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.spf_zone_plan import (
     DEFAULT_APEX_RECORD,
@@ -331,9 +477,10 @@ class Failure(Exception):
 
 class SpfZoneRecords(object):
 
-    def __init__(self, module, zone_text):
+    def __init__(self, module, zone_text, dmarc_record=None):
         self.module = module
         self.params = module.params
+        self.dmarc_record = dmarc_record
         self.zone_text = zone_text  # the A-label, without the final dot
         self.result = dict(changed=False, zone=self.zone_text)
         self.zone_info = None
@@ -457,6 +604,7 @@ class SpfZoneRecords(object):
 
     def edit(self):
         params = self.params
+        self.result['dmarc'] = self.dmarc_record
         zone_file = self.result['zone_file']
         try:
             with open(zone_file, 'rb') as handle:
@@ -471,9 +619,12 @@ class SpfZoneRecords(object):
                 filename=zone_file, apex=params['apex'], apex_record=params['apex_record'],
                 hosts=params['hosts'], host_record=params['host_record'], host_names=params['host_names'],
                 wildcard=params['wildcard'], wildcard_record=params['wildcard_record'], ttl=params['ttl'],
-                serial_bump=params['serial_bump'])
+                serial_bump=params['serial_bump'], dmarc_record=self.dmarc_record)
         except ZoneEditError as exc:
             raise Failure(to_native(exc))
+        self.result['coverage'] = coverage(plan.zone, params['coverage_exclude'])
+        if params['policy_check']:
+            self.check_policy(plan)
         for warning in plan.warnings:
             self.module.warn(warning)
         self.result.update(plan.result())
@@ -518,6 +669,35 @@ class SpfZoneRecords(object):
                 raise Failure('the zone file was changed, but "rndc reload %s" failed: %s'
                               % (' '.join(self.rndc_zone), output))
             self.result['reloaded'] = True
+
+    def check_policy(self, plan):
+        """Evaluate the SPF policy of the zone as it will be served; refuse a managed record that is wrong."""
+        params = self.params
+        probe = 'spf-wildcard-check-%s' % binascii.hexlify(os.urandom(3)).decode('ascii')
+        try:
+            report = evaluate_policy(plan.zone, outside=params['outside_address'],
+                                     allow_network=params['allow_network_lookups'], wildcard_probe=probe)
+        except PolicyError as exc:
+            raise Failure('the SPF policy of zone %s cannot be evaluated: %s; nothing was written'
+                          % (self.zone_text, to_native(exc)))
+        self.result['policy'] = report
+        managed = set(plan.records)
+        wildcard = '*.%s' % self.zone_text
+        mine = []
+        for check in report['checks']:
+            if check['ok']:
+                continue
+            name = check['name']
+            # the name only the wildcard answers stands for the wildcard's record
+            if name in managed or (name == '%s.%s' % (probe, self.zone_text) and wildcard in managed):
+                mine.append(check['problem'])
+            else:
+                self.module.warn('SPF record not managed by this module: %s' % check['problem'])
+        for note in report['notes']:
+            self.module.warn('SPF policy check: %s' % note)
+        if mine:
+            raise Failure('refusing the SPF records of zone %s: evaluated on the zone as it would be served, %s. '
+                          'Nothing was written.' % (self.zone_text, '; '.join(mine)))
 
     def run_all(self):
         try:
@@ -576,6 +756,20 @@ def main():
             validate=dict(type='bool', default=True),
             validate_only=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
+            policy_check=dict(type='bool', default=True),
+            outside_address=dict(type='str'),
+            allow_network_lookups=dict(type='bool', default=False),
+            coverage_exclude=dict(type='list', elements='str', default=[]),
+            dmarc=dict(type='dict', options=dict(
+                policy=dict(type='str', choices=['none', 'quarantine', 'reject'], default='none'),
+                subdomain_policy=dict(type='str', choices=['none', 'quarantine', 'reject']),
+                pct=dict(type='int'),
+                rua=dict(type='list', elements='str'),
+                ruf=dict(type='list', elements='str'),
+                adkim=dict(type='str', choices=['r', 's']),
+                aspf=dict(type='str', choices=['r', 's']),
+                fo=dict(type='str'),
+            )),
             named_checkzone=dict(type='path'),
             named_checkconf=dict(type='path'),
             rndc=dict(type='path'),
@@ -589,6 +783,18 @@ def main():
         zone = zone_a_label(params['zone'])
     except ZoneEditError as exc:
         module.fail_json(msg=to_native(exc), changed=False)
+    dmarc_record = None
+    if params['dmarc'] is not None:
+        try:
+            dmarc_record = build_dmarc(**params['dmarc'])
+        except DmarcError as exc:
+            module.fail_json(msg='dmarc: %s' % '; '.join(exc.problems), changed=False)
+    if params['outside_address']:
+        try:
+            ipaddress.ip_address(u'%s' % params['outside_address'])
+        except ValueError:
+            module.fail_json(msg='outside_address must be an IPv4 or IPv6 address (got %s)' % params['outside_address'],
+                             changed=False)
     if params['validate_only']:
         try:
             texts, warnings = record_texts(zone, params['apex_record'], params['host_record'],
@@ -598,11 +804,14 @@ def main():
             module.fail_json(msg=to_native(exc), changed=False)
         for warning in warnings:
             module.warn(warning)
-        module.exit_json(changed=False, zone=zone, records=texts)
+        module.exit_json(changed=False, zone=zone, records=texts, dmarc=dmarc_record)
     if not HAS_DNSPYTHON:
         module.fail_json(msg=missing_required_lib('dnspython'), exception=DNSPYTHON_IMPORT_ERROR)
+    if params['policy_check'] and not HAS_PYSPF:
+        module.fail_json(msg=missing_required_lib('pyspf (Debian: python3-spf, EL: python3-pyspf from EPEL)') +
+                         ' It evaluates the SPF policy before the zone is written; policy_check=false skips that.')
 
-    job = SpfZoneRecords(module, zone)
+    job = SpfZoneRecords(module, zone, dmarc_record)
     try:
         job.run_all()
     except Failure as exc:
