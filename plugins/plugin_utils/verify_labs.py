@@ -126,9 +126,11 @@ def spare_address(subnet, taken):
 def trial_identities(clients, lab_addresses=()):
     """Who the mail host is told the client is (XCLIENT ADDR and NAME), for each client.
 
-    clients: {client: {'address': ..., 'name': ..., 'subnet': ...}} (verify_trial_clients). A
-    client without a name has none in DNS ('[UNAVAILABLE]'); a stranger without an address gets
-    the highest free address of its subnet.
+    clients: {client: {'address': ..., 'name': ..., 'subnet': ..., 'in_subnet': ...}}
+    (verify_trial_clients). A client without a name has none in DNS ('[UNAVAILABLE]'); one
+    without an address gets the highest free address of its subnet; with in_subnet, the address
+    must be in (true) or outside (false) the subnet, the lab's network, or the checks would test
+    the wrong client.
     """
     identities = {}
     for client, spec in (clients or {}).items():
@@ -144,6 +146,20 @@ def trial_identities(clients, lab_addresses=()):
             ipaddress.ip_address(address)
         except ValueError:
             raise VerifyError('verify_trial_clients: the address %r of %s is not an IP address' % (address, client))
+        if spec.get('in_subnet') is not None and text(spec.get('subnet')).strip():
+            inside = _in_network(address, spec['subnet'])
+            if inside is not None and inside != bool(spec['in_subnet']):
+                raise VerifyError(
+                    'verify_trial_clients: %s must be %s the lab\'s network %s, and %s is %s it: set lab_%s_address'
+                    % (client, 'in' if spec['in_subnet'] else 'outside', spec['subnet'], address,
+                       'in' if inside else 'outside', client))
         name = text(spec.get('name')).strip() or '[UNAVAILABLE]'
         identities[client] = {'address': address, 'name': name}
     return identities
+
+
+def _in_network(address, subnet):
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(text(subnet), strict=False)
+    except ValueError:
+        return None

@@ -26,7 +26,8 @@ CHECKS_FILE = REPO / 'playbooks' / 'vars' / 'verify_checks.yml'
 GROUPS = {'all': ['vm1', 'vm2', 'vm3'], 'lab_jdoe': ['vm1', 'vm2', 'vm3'], 'dns_servers': ['vm1'],
           'clients': ['vm2'], 'mail_servers': ['vm3']}
 LAB_VARS = {'lab_domain': 'lab.ops', 'lab_vm1_address': '198.51.100.1', 'lab_vm2_address': '198.51.100.2',
-            'lab_vm3_address': '198.51.100.3'}
+            'lab_vm3_address': '198.51.100.3', 'lab_outsider_address': '2001:db8::138',
+            'lab_nameless_address': '2001:db8::140'}
 
 
 def render(value, context):

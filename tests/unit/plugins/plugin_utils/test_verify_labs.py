@@ -83,7 +83,8 @@ def test_trial_identities_of_the_matrix():
 
 
 def test_a_lab_without_lab_subnet_uses_vm2s_network():
-    matrix = load_matrix({'lab_subnet': ''})
+    # vm2's /24 holds the default outsider's address: such a lab says where its outsiders are
+    matrix = load_matrix({'lab_subnet': '', 'lab_outsider_address': '2001:db8::138', 'lab_nameless_address': '2001:db8::140'})
     assert trial_identities(matrix['verify_trial_clients'])['stranger']['address'] == '198.51.100.254'
 
 
@@ -93,6 +94,16 @@ def test_spare_address_skips_the_lab_hosts():
         spare_address('198.51.100.0/30', ['198.51.100.1', '198.51.100.2'])
     with pytest.raises(VerifyError, match="lab_subnet 'nonsense' is not a network"):
         spare_address('nonsense', [])
+
+
+def test_an_outsider_in_the_labs_network_is_refused():
+    matrix = load_matrix({'lab_subnet': '198.51.100.128/25'})
+    with pytest.raises(VerifyError, match=r'outsider must be outside the lab\'s network 198.51.100.128/25, and '
+                                          r'198.51.100.138 is in it: set lab_outsider_address'):
+        trial_identities(matrix['verify_trial_clients'])
+    matrix = load_matrix({'lab_stranger_address': '198.51.100.200'})
+    with pytest.raises(VerifyError, match=r'stranger must be in the lab\'s network 198.51.100.0/25'):
+        trial_identities(matrix['verify_trial_clients'])
 
 
 @pytest.mark.parametrize('clients,message', [
