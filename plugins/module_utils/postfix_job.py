@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 
-from ansible.module_utils.common.text.converters import to_native, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.atomic_file import atomic_write
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_control import (
@@ -81,6 +81,68 @@ ARGUMENT_SPEC = dict(
     trial_trusted_client=dict(type='str', default=DEFAULT_TRUSTED_CLIENT),
     trial_outside_client=dict(type='str', default=DEFAULT_OUTSIDE_CLIENT),
 )
+
+
+# Written before main.cf/master.cf are replaced when a reload is to follow, removed once Postfix runs
+# the new files (or the old ones are back): a module killed in between (SIGKILL, a lost connection)
+# leaves it, and the next run, even one that changes nothing, reloads and checks Postfix first.
+PENDING_MARKER = '.postconf-reload-pending'
+
+
+def pending_path(config_dir):
+    return os.path.join(config_dir, PENDING_MARKER)
+
+
+def read_pending(config_dir):
+    """'reload' or 'restart' when an earlier run wrote the files but did not finish reloading, else None."""
+    try:
+        with open(pending_path(config_dir), 'rb') as handle:
+            text = to_text(handle.read()).strip()
+    except (IOError, OSError):
+        return None
+    return 'restart' if text == 'restart' else 'reload'
+
+
+def clear_pending(config_dir):
+    try:
+        os.unlink(pending_path(config_dir))
+    except OSError:
+        pass
+
+
+def make_control(module, plan, trial, result):
+    postfix_bin = module.get_bin_path('postfix')
+    if not postfix_bin:
+        module.fail_json(msg='postfix command not found (looked in PATH and %s); nothing was written'
+                         % ', '.join(SBIN_DIRS), **result)
+    myhostname = plan.facts.get('myhostname') or 'localhost'
+    dialogue = dict(helo=myhostname, mail_from='', rcpt_to=['postmaster@%s' % myhostname])
+    return PostfixControl(module, postfix_bin, module.params['config_dir'], dialogue=dialogue,
+                          outside_check=trial.outside_problem if trial is not None else None)
+
+
+def finish_pending(module, plan, pending, result):
+    """Nothing to change, but an earlier run was killed between writing and reloading: reload now."""
+    result['pending_reload'] = pending
+    if not module.params['reload']:
+        module.exit_json(**result)
+    control = make_control(module, plan, make_trial(module, plan, dict()), result)
+    result['postfix_running'] = control.running()
+    if not result['postfix_running']:
+        module.exit_json(**result)
+    result['changed'] = True
+    if module.check_mode:
+        module.exit_json(**result)
+    try:
+        result['health_check'] = control.apply(pending == 'restart', plan.probe_after)
+    except PostfixFailure as exc:
+        module.fail_json(msg='an earlier run wrote %s but was stopped before Postfix was %sed; this run %sed '
+                         'Postfix with the files as they are and it is not healthy: %s. Fix the configuration '
+                         '(the files are left as they are)'
+                         % (', '.join(('main.cf', 'master.cf')), pending, pending, to_native(exc)), **result)
+    clear_pending(module.params['config_dir'])
+    result['restarted' if pending == 'restart' else 'reloaded'] = True
+    module.exit_json(**result)
 
 
 def read_bytes(path):
@@ -152,8 +214,13 @@ def run(module):
     plan = make_plan(module, result)
     result.update(changed=plan.changed, changed_parameters=plan.changed_parameters,
                   changed_services=plan.changed_services, postfix_version=plan.postfix_version)
+    pending = read_pending(config_dir)
     if not plan.changed:
+        if pending:
+            finish_pending(module, plan, pending, result)
         module.exit_json(**result)
+    if pending == 'restart':
+        plan.restart_needed = True
     if module._diff:
         result['diff'] = build_diff(config_dir, plan)
 
@@ -184,23 +251,21 @@ def run(module):
 
     control = None
     if params['reload']:
-        postfix_bin = module.get_bin_path('postfix')
-        if not postfix_bin:
-            module.fail_json(msg='postfix command not found (looked in PATH and %s); nothing was written'
-                             % ', '.join(SBIN_DIRS), **result)
-        dialogue = dict(helo=plan.facts.get('myhostname') or 'localhost', mail_from='',
-                        rcpt_to=['postmaster@%s' % (plan.facts.get('myhostname') or 'localhost')])
-        control = PostfixControl(module, postfix_bin, config_dir, dialogue=dialogue,
-                                 outside_check=trial.outside_problem if trial is not None else None)
+        control = make_control(module, plan, trial, result)
         result['postfix_running'] = control.running()
 
+    action = 'restart' if plan.restart_needed else 'reload'
     written = []
     try:
+        if control is not None and result['postfix_running']:
+            atomic_write(pending_path(config_dir), to_bytes(action + '\n'), module, new_mode=0o600)
         for path, before, after in writes:
             atomic_write(path, after, module)
             written.append((path, before))
     except (IOError, OSError) as exc:
         restore_errors = restore(module, written)
+        if not restore_errors:
+            clear_pending(config_dir)
         module.fail_json(msg='writing %s failed: %s; %s' % (
             ', '.join(p for p, b, a in writes), to_native(exc),
             'the files already written were restored' if not restore_errors
@@ -209,7 +274,6 @@ def run(module):
     if control is None or not result['postfix_running']:
         module.exit_json(**result)
 
-    action = 'restart' if plan.restart_needed else 'reload'
     try:
         result['health_check'] = control.apply(plan.restart_needed, plan.probe_after)
     except PostfixFailure as exc:
@@ -218,6 +282,8 @@ def run(module):
         if restored:
             # The files are back; nothing of this change is in effect any more.
             result.update(changed=False, rolled_back=True)
+            clear_pending(config_dir)
         module.fail_json(msg=msg, **result)
+    clear_pending(config_dir)
     result['restarted' if plan.restart_needed else 'reloaded'] = True
     module.exit_json(**result)

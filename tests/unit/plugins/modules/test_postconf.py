@@ -1013,3 +1013,41 @@ def test_policy_service_added_in_the_same_task_is_tried_after_the_reload(
                              'smtpd_relay_restrictions': 'permit_mynetworks, permit_sasl_authenticated, '
                                                          'defer_unauth_destination'}
     assert fake_trial.calls[-1]['overrides'] == {}       # the live configuration, after the reload
+
+
+class TestKilledBetweenWriteAndReload:
+    """A module killed after writing main.cf and before the reload leaves a marker; the next run reloads."""
+
+    def test_marker_is_gone_after_a_normal_run(self, capsys, confdir, fake_postfix, greetings):
+        run_module(capsys, job(confdir))
+        assert leftovers(confdir) == []
+
+    def test_next_run_without_changes_reloads_and_checks(self, capsys, confdir, fake_postfix, greetings, monkeypatch):
+        from ansible_collections.ops535.mail_security.plugins.module_utils import postfix_job
+
+        class Killed(BaseException):
+            pass
+
+        def killed(self, restart, target):
+            raise Killed()          # the module dies right after writing (SIGKILL)
+
+        real_apply = postfix_control.PostfixControl.apply
+        monkeypatch.setattr(postfix_control.PostfixControl, 'apply', killed)
+        with pytest.raises(Killed):
+            run_module(capsys, job(confdir))
+        capsys.readouterr()
+        monkeypatch.setattr(postfix_control.PostfixControl, 'apply', real_apply)
+        assert 'smtpd_helo_required = yes' in (confdir / 'main.cf').read_text()
+        assert leftovers(confdir) == [postfix_job.PENDING_MARKER]
+        assert fake_postfix.calls() == ['status']           # written, never reloaded
+
+        check = run_module(capsys, job(confdir), check=True)
+        assert check['changed'] is True and check['changed_parameters'] == [] and check['pending_reload'] == 'reload', check
+        assert fake_postfix.calls() == ['status', 'status']
+
+        result = run_module(capsys, job(confdir))
+        assert result['changed'] is True and result['changed_parameters'] == [] and result['reloaded'] is True
+        assert fake_postfix.calls() == ['status', 'status', 'status', 'reload', 'status']
+        assert leftovers(confdir) == []
+        again = run_module(capsys, job(confdir))
+        assert again['changed'] is False
