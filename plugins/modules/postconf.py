@@ -41,6 +41,9 @@ description:
     client from outside C(mynetworks)). If the reload, restart or health check fails, the previous
     C(main.cf) and C(master.cf) are put back, Postfix is reloaded or restarted again with them, and the
     task fails saying so.
+  - A run stopped between writing the files and reloading Postfix (the module killed, the connection
+    lost) leaves the marker C(.postconf-reload-pending) in O(config_dir); the next run reloads (or
+    restarts) Postfix and checks its health even when it has nothing else to change.
 author:
   - OPS535 mail security maintainers (@ops535)
 requirements:
@@ -356,6 +359,14 @@ rolled_back:
   returned: always
   type: bool
   sample: false
+pending_reload:
+  description:
+    - C(reload) or C(restart) when an earlier run wrote the files but was stopped before Postfix ran them (it left the
+      marker C(.postconf-reload-pending) in O(config_dir)); this run then reloads or restarts Postfix and checks it even
+      though nothing else changes, and reports a change.
+  returned: when an earlier run left the marker
+  type: str
+  sample: reload
 trial:
   description:
     - The dialogues of the trial (client, overrides, greeting, RCPT replies, problem), or why it was skipped.
