@@ -90,28 +90,33 @@ def _drop_privileges(user):
     return change
 
 
-def read_log(tag, started, timeout=2.0, journalctl='journalctl'):
-    """The log lines of the smtpd that ran with ``syslog_name=<tag>`` (journal, else mail log files).
+def read_log(pid, started, timeout=2.0, journalctl='journalctl'):
+    """The log lines of the smtpd process ``pid`` (journal, else mail log files).
 
-    Returns ``(lines, source)``; ``source`` is None when no log could be read.
+    Matched by process id, not by syslog name: a smtpd that dies while it reads its configuration
+    logs its fatal line before ``syslog_name`` takes effect. Returns ``(lines, source)``; ``source``
+    is None when no log could be read.
     """
     deadline = time.time() + timeout
-    identifier = tag + '/smtpd'
     while True:
         try:
             proc = subprocess.Popen([journalctl, '-q', '--no-pager', '-o', 'cat', '--since',
-                                     '@%d' % int(started - 1), 'SYSLOG_IDENTIFIER=' + identifier],
+                                     '@%d' % int(started - 1), '_PID=%d' % pid],
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             out, dummy = proc.communicate()
-            if proc.returncode == 0:
-                lines = out.decode('utf-8', 'replace').splitlines()
-                if any('disconnect from' in line or 'fatal:' in line for line in lines) or time.time() >= deadline:
-                    return lines, 'journal'
-                time.sleep(0.1)
-                continue
         except OSError:
-            pass
-        break
+            break
+        if proc.returncode != 0:
+            break
+        lines = out.decode('utf-8', 'replace').splitlines()
+        if any('disconnect from' in line or 'fatal:' in line for line in lines):
+            return lines, 'journal'
+        if time.time() >= deadline:
+            if lines:
+                return lines, 'journal'
+            break
+        time.sleep(0.1)
+    marker = '/smtpd[%d]: ' % pid
     for path in _LOG_FILES:
         for name in glob.glob(path):
             try:
@@ -121,8 +126,7 @@ def read_log(tag, started, timeout=2.0, journalctl='journalctl'):
                     text = handle.read().decode('utf-8', 'replace')
             except (IOError, OSError):
                 continue
-            lines = [line.split(identifier, 1)[1].split(': ', 1)[-1]
-                     for line in text.splitlines() if identifier + '[' in line]
+            lines = [line.split(marker, 1)[1] for line in text.splitlines() if marker in line]
             if lines:
                 return lines, name
     return [], None
@@ -199,7 +203,7 @@ def trial(smtpd, mail_owner, overrides=None, client_address=None, client_name=No
     log = err.decode('utf-8', 'replace').splitlines()
     source = 'stderr' if log else None
     if read_logs:
-        lines, found = read_log(tag, started)
+        lines, found = read_log(proc.pid, started)
         if found:
             log, source = log + lines, found
     result['log'] = log

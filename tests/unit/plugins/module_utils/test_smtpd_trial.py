@@ -209,10 +209,12 @@ def test_log_lines_that_mean_a_broken_configuration():
 def test_read_log_from_a_mail_log_file(tmp_path, monkeypatch):
     log = tmp_path / 'mail.log'
     log.write_text('Dec  4 13:52:26 vm3 postfix-trial-0a0b0c0d/smtpd[764]: warning: mynetworks: bad mask length\n'
+                   'Dec  4 13:52:26 vm3 postfix/smtpd[764]: fatal: no local interface found\n'
                    'Dec  4 13:52:26 vm3 postfix/smtpd[765]: connect from elsewhere\n')
     monkeypatch.setattr(smtpd_trial, '_LOG_FILES', (str(log),))
-    lines, source = smtpd_trial.read_log('postfix-trial-0a0b0c0d', 0, timeout=0, journalctl='/nonexistent/journalctl')
-    assert lines == ['warning: mynetworks: bad mask length']
+    lines, source = smtpd_trial.read_log(764, 0, timeout=0, journalctl='/nonexistent/journalctl')
+    # the fatal line a smtpd logs before syslog_name takes effect is its too
+    assert lines == ['warning: mynetworks: bad mask length', 'fatal: no local interface found']
     assert source == str(log)
 
 
