@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import file_digest, run_playbook
-from test_investigation3 import spf_records, txt_records, zone_file  # noqa: F401 (fixture)
+from test_investigation3 import spf_records, txt_records, zone_file  # noqa: F401 pylint: disable=unused-import (a fixture)
 
 
 def serial(vm2, lab):

@@ -10,7 +10,7 @@ test_spf_zone_records.py (its Lab harness: named-checkzone, named-checkconf -p, 
 import pytest
 
 from ansible_collections.ops535.mail_security.plugins.modules import spf_zone_records
-from test_spf_zone_records import FIXTURES, Lab, block_lines, run_module
+from test_spf_zone_records import Lab, block_lines, run_module
 
 
 def lab_zone(tmp_path, file_name='lab.ops.zone', zone='lab.ops'):
