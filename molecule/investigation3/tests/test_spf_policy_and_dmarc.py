@@ -9,7 +9,8 @@ import re
 import pytest
 
 from conftest import file_digest, run_playbook
-from test_investigation3 import spf_records, txt_records, zone_file  # noqa: F401 pylint: disable=unused-import (a fixture)
+# zone_file is a fixture of that module, used here by name
+from test_investigation3 import spf_records, txt_records, zone_file  # pylint: disable=unused-import
 
 
 def serial(vm2, lab):
