@@ -24,7 +24,8 @@ OUTCOME_STAGES = REFUSAL_STAGES + ('accepted', 'delivered')
 DIALOGUE_KEYS = ('greeting_command', 'helo', 'mail_from', 'rcpt_to', 'data', 'headers', 'body',
                  'source_address', 'port')
 OUTCOME_KEYS = ('stage', 'code', 'enhanced', 'text', 'header')
-DNS_OUTCOME_KEYS = ('spf',)
+DNS_OUTCOME_KEYS = ('spf', 'dmarc')
+DMARC_POLICIES = ('absent', 'none', 'quarantine', 'reject')
 
 # How a check is observed.
 VIA_NETWORK = 'network'      # a dialogue from a client host over the network (smtp_probe)

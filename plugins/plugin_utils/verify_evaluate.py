@@ -117,6 +117,9 @@ def describe_observed(observed):
         spf = observed.get('spf') or []
         if observed.get('error'):
             return 'DNS error: %s' % observed.get('text')
+        if observed.get('kind') == 'dmarc':
+            dmarc = observed.get('dmarc') or []
+            return '%s%s' % (observed.get('rcode'), ' TXT "%s"' % '" "'.join(dmarc) if dmarc else ', no DMARC record')
         return '%s%s' % (observed.get('rcode'), ' TXT "%s"' % '" "'.join(spf) if spf else ', no SPF record')
     if observed.get('error'):
         return '%s: %s' % (observed['stage'], observed.get('text'))
@@ -212,13 +215,39 @@ def spf_records(txt):
     return [t for t in txt or [] if re.match(r'(?i)v=spf1( |$)', text(t))]
 
 
+def dmarc_records(txt):
+    """The v=DMARC1 records among TXT strings (each already joined)."""
+    return [t for t in txt or [] if re.match(r'v=DMARC1\s*(;|$)', text(t))]
+
+
+def dmarc_policy(record):
+    """The p= tag of a DMARC record, lower case ('' without one)."""
+    for part in text(record).split(';'):
+        name, sep, value = part.partition('=')
+        if sep and name.strip().lower() == 'p':
+            return value.strip().lower()
+    return ''
+
+
+def _judge_dmarc(want, dmarc):
+    if want == 'absent':
+        return None if not dmarc else 'a DMARC record is published: %s' % '; '.join(dmarc)
+    if len(dmarc) != 1:
+        return '%d DMARC records, expected one with p=%s' % (len(dmarc), want)
+    policy = dmarc_policy(dmarc[0])
+    return None if policy == want else 'DMARC record %r has p=%s, expected p=%s' % (dmarc[0], policy or '(none)', want)
+
+
 def _normal(record):
     return ' '.join(text(record).lower().split())
 
 
 def _judge_dns(record, answer):
     spf = spf_records(answer.get('txt'))
-    observed = {'rcode': answer.get('rcode'), 'txt': list(answer.get('txt') or []), 'spf': spf,
+    dmarc = dmarc_records(answer.get('txt'))
+    kind = 'dmarc' if any('dmarc' in outcome for outcome in record['expected']) else 'spf'
+    observed = {'rcode': answer.get('rcode'), 'txt': list(answer.get('txt') or []), 'spf': spf, 'dmarc': dmarc,
+                'kind': kind,
                 'name': answer.get('name'), 'server': answer.get('server'),
                 'answer': list(answer.get('answer') or []), 'text': text(answer.get('error') or answer.get('rcode'))}
     if answer.get('error'):
@@ -231,6 +260,9 @@ def _judge_dns(record, answer):
         return record
     problems = []
     for outcome in record['expected']:
+        if 'dmarc' in outcome:
+            problems.append(_judge_dmarc(text(outcome['dmarc']), dmarc))
+            continue
         want = outcome.get('spf')
         if want in (None, '', 'none'):
             problems.append(None if not spf else 'an SPF record is published: %s' % '; '.join(spf))

@@ -22,6 +22,7 @@ from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common
     CLIENT_GROUPS,
     CLIENTS,
     DIALOGUE_KEYS,
+    DMARC_POLICIES,
     DNS_OUTCOME_KEYS,
     OUTCOME_KEYS,
     OUTCOME_STAGES,
@@ -72,8 +73,12 @@ def _outcomes(entry):
 def _check_outcome(check_id, outcome, dns=False):
     if dns:
         unknown = sorted(set(outcome) - set(DNS_OUTCOME_KEYS))
-        if unknown or 'spf' not in outcome:
-            raise VerifyError('verify check %s: a DNS outcome is {spf: <record> or none}, not %r' % (check_id, outcome))
+        if unknown or len(outcome) != 1:
+            raise VerifyError('verify check %s: a DNS outcome is {spf: <record> or none} or {dmarc: <policy> or '
+                              'absent}, not %r' % (check_id, outcome))
+        if 'dmarc' in outcome and text(outcome['dmarc']) not in DMARC_POLICIES:
+            raise VerifyError('verify check %s: dmarc must be one of %s, not %r'
+                              % (check_id, ', '.join(DMARC_POLICIES), outcome['dmarc']))
         return
     stage = outcome.get('stage')
     if stage not in OUTCOME_STAGES:
@@ -112,6 +117,9 @@ def select_expectation(check, stage, order):
 
 
 def describe_outcome(outcome):
+    if 'dmarc' in outcome:
+        policy = text(outcome.get('dmarc'))
+        return 'no DMARC record' if policy == 'absent' else 'a DMARC record with p=%s' % policy
     if 'spf' in outcome:
         spf = outcome.get('spf')
         return 'no SPF record' if spf in (None, '', 'none') else 'TXT "%s"' % spf

@@ -258,3 +258,21 @@ def test_dns_checks(matrix):
     assert check['status'] == 'fail' and check['reason'] == 'an SPF record is published: v=spf1 mx -all'
     check, lab = judge_one(matrix, 'dns-spf-apex', lambda e: dns_answer(e, error='no answer from 198.51.100.1:53'))
     assert check['status'] == 'fail' and "DNS server did not answer" in check['reason'] and lab['result'] == 'fail'
+
+
+def test_dmarc_check(matrix):
+    check, _lab = judge_one(matrix, 'dns-dmarc', lambda e: dns_answer(e, [], 'NXDOMAIN'))
+    assert check['status'] == 'pass' and check['expected_text'] == 'no DMARC record'
+    assert check['observed_text'] == 'NXDOMAIN, no DMARC record'
+    check, _lab = judge_one(matrix, 'dns-dmarc', lambda e: dns_answer(e, ['v=DMARC1; p=none']))
+    assert check['status'] == 'fail' and check['reason'] == 'a DMARC record is published: v=DMARC1; p=none'
+    declared = load_matrix({'lab_dmarc_policy': 'quarantine'})
+    check, _lab = judge_one(declared, 'dns-dmarc', lambda e: dns_answer(e, ['v=DMARC1; p=quarantine; rua=mailto:a@lab.ops']))
+    assert check['status'] == 'pass' and check['expected_text'] == 'a DMARC record with p=quarantine'
+    check, _lab = judge_one(declared, 'dns-dmarc', lambda e: dns_answer(e, ['v=DMARC1; p=none']))
+    assert check['status'] == 'fail' and check['reason'] == "DMARC record 'v=DMARC1; p=none' has p=none, expected p=quarantine"
+    check, _lab = judge_one(declared, 'dns-dmarc', lambda e: dns_answer(e, []))
+    assert check['status'] == 'fail' and check['reason'] == '0 DMARC records, expected one with p=quarantine'
+    # before Investigation 3 the record is not expected even where the lab declares one
+    check, _lab = judge_one(declared, 'dns-dmarc', lambda e: dns_answer(e, []), stage='investigation2')
+    assert check['status'] == 'pass'

@@ -62,6 +62,6 @@ def test_the_sections_show_the_dialogue_the_trial_and_the_dns_answer(report):
 def test_the_grades_of_the_class(report):
     rows = list(csv.reader(io.StringIO(render_grades_csv(report), newline='')))
     total = dict((row[0], row[-2:]) for row in rows[1:])
-    assert total == {'100200300': ['27', '27'], '100200301': ['24', '27'], '100200302': ['22', '27'],
-                     '100200303': ['0', '27'], '100200304': ['25', '25']}
+    assert total == {'100200300': ['28', '28'], '100200301': ['25', '28'], '100200302': ['23', '28'],
+                     '100200303': ['0', '28'], '100200304': ['26', '26']}
     assert [row[3] for row in rows[1:]] == ['pass', 'fail', 'incomplete', 'fail', 'pass']

@@ -59,7 +59,7 @@ def test_incomplete_class(labs):
 def test_markdown_report(labs):
     text = render(labs, 'markdown')
     assert text.startswith('# Mail security lab verification')
-    assert '| good | 012345678 | complete | 27 | 0 | 0 | PASS |' in text
+    assert '| good | 012345678 | complete | 28 | 0 | 0 | PASS |' in text
     assert '| part |  | investigation1/12 |' in text and '| INCOMPLETE |' in text
     assert ('| `helo-required` MAIL FROM without HELO | network | vm1 | accepted 250 2.1.0 | mail 503 5.5.1 | '
             '**FAIL** |') in text

@@ -163,6 +163,9 @@ def passing_result(item, matrix_stage_outcome=None):
     """A result that matches the entry's first expected outcome (for 'everything passes' labs)."""
     outcome = (item['expected'] or [{}])[0]
     if item['via'] == 'dns':
+        if 'dmarc' in outcome:
+            policy = outcome['dmarc']
+            return dns_answer(item, [] if policy == 'absent' else ['v=DMARC1; p=%s' % policy], 'NOERROR')
         spf = outcome.get('spf')
         return dns_answer(item, [] if spf in (None, 'none') else [spf], 'NOERROR')
     stage = outcome.get('stage')
