@@ -13,6 +13,11 @@ from conftest import file_digest, run_playbook
 from test_investigation3 import spf_records, txt_records, zone_file  # pylint: disable=unused-import
 
 
+def dmarc_records(vm2, name):
+    # the zone's wildcard answers for a name that does not exist: only a v=DMARC1 record counts
+    return [t for t in txt_records(vm2, name) if t.startswith("v=DMARC1")]
+
+
 def serial(vm2, lab):
     return int(vm2.dig("+short", "SOA", lab["domain"]).split()[2])
 
@@ -55,7 +60,8 @@ def test_the_lookup_limit_is_counted_through_includes(vm1, vm2, lab, zone_file):
     finally:
         vm1.check("sed -i '/^_spf\\.i[0-9]*\\.%s\\. 300 IN TXT /d' %s && rndc reload %s >/dev/null"
                   % (re.escape(domain), zone_file, domain))
-    assert txt_records(vm2, "_spf.i0.%s" % domain) == []
+    # gone again: the name now gets the wildcard's answer, not the chain's record
+    assert not any("include:" in t for t in txt_records(vm2, "_spf.i0.%s" % domain))
 
 
 def test_the_role_reports_the_mail_names_without_a_record(lab):
@@ -73,18 +79,18 @@ def dmarc_vars(lab, **more):
 
 def test_dmarc_is_published_staged_and_a_rerun_changes_nothing(vm1, vm2, lab, zone_file):
     name = "_dmarc.%s" % lab["domain"]
-    assert txt_records(vm2, name) == []
+    assert dmarc_records(vm2, name) == []
     try:
         run = run_playbook("investigation3.yml", dmarc_vars(lab))
         assert run.rc == 0 and run.changed("vm1") == 1, run
-        assert txt_records(vm2, name) == ["v=DMARC1; p=none; rua=mailto:postmaster@%s" % lab["domain"]]
+        assert dmarc_records(vm2, name) == ["v=DMARC1; p=none; rua=mailto:postmaster@%s" % lab["domain"]]
         published = file_digest(vm1, zone_file)
         run = run_playbook("investigation3.yml", dmarc_vars(lab))
         assert run.rc == 0 and run.changed() == 0, run
         assert file_digest(vm1, zone_file) == published
         run = run_playbook("investigation3.yml", dmarc_vars(lab, bind_spf_records_dmarc_policy="reject"))
         assert run.rc == 0 and run.changed("vm1") == 1, run
-        assert txt_records(vm2, name) == ["v=DMARC1; p=reject; rua=mailto:postmaster@%s" % lab["domain"]]
+        assert dmarc_records(vm2, name) == ["v=DMARC1; p=reject; rua=mailto:postmaster@%s" % lab["domain"]]
         # a bad option is refused before anything changes, naming it
         staged = file_digest(vm1, zone_file)
         run = run_playbook("investigation3.yml", dmarc_vars(lab, bind_spf_records_dmarc_rua=["not an address"]))
@@ -93,4 +99,4 @@ def test_dmarc_is_published_staged_and_a_rerun_changes_nothing(vm1, vm2, lab, zo
     finally:
         run = run_playbook("investigation3.yml")
         assert run.rc == 0, run
-    assert txt_records(vm2, name) == []
+    assert dmarc_records(vm2, name) == []
