@@ -6,6 +6,7 @@ values the roles themselves use on that family (roles/*/vars/<family>.yml), so a
 it tests can never disagree about where a file lives or what a package is called.
 """
 
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,17 +25,30 @@ REPLIES = {
 }
 
 
-def os_family(host):
-    """Debian or RedHat, from the host's /etc/os-release (ID, then ID_LIKE)."""
+def _family_of(name, os_release):
     release = {}
-    for line in host.check("cat /etc/os-release").splitlines():
+    for line in os_release.splitlines():
         if "=" in line:
             key, value = line.split("=", 1)
             release[key] = value.strip().strip('"')
     for word in [release.get("ID", "")] + release.get("ID_LIKE", "").split():
         if word in FAMILIES:
             return FAMILIES[word]
-    raise AssertionError("%s: unknown OS family in /etc/os-release: %r" % (host.name, release))
+    raise AssertionError("%s: unknown OS family in /etc/os-release: %r" % (name, release))
+
+
+def os_family(host):
+    """Debian or RedHat, from the host's /etc/os-release (ID, then ID_LIKE)."""
+    return _family_of(host.name, host.check("cat /etc/os-release"))
+
+
+@lru_cache(maxsize=None)
+def container_facts(name):
+    """platform_facts of a lab container by its name, for module-level constants of a test helper."""
+    proc = subprocess.run(["docker", "exec", name, "cat", "/etc/os-release"], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, "docker exec %s: %s" % (name, proc.stderr)
+    return _vars(_family_of(name, proc.stdout))
 
 
 @lru_cache(maxsize=None)

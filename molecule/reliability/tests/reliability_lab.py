@@ -20,14 +20,20 @@ import uuid
 from pathlib import Path
 
 from conftest import LAB, REPO
+from lab_platform import container_facts
 
+# Paths of the platform the lab runs on, from the roles' own per-OS vars.
+VM1 = container_facts("vm1")
+VM3 = container_facts("vm3")
 TOOLS_DIR = "/var/tmp/ops535-reliability"   # not /tmp: a tmpfs in the lab containers
-MAILBOX = "/var/mail/root"
-MAIN_CF = "/etc/postfix/main.cf"
-MASTER_CF = "/etc/postfix/master.cf"
-POLICYD_CONF = "/etc/postfix-policyd-spf-python/policyd-spf.conf"
-POLICYD_BINARY = "/usr/bin/policyd-spf"
-ZONE_FILE = "/etc/bind/zones/db.%s" % LAB["domain"]
+MAILBOX = VM3["lab_baseline_mailbox_dir"] + "/root"
+MAIN_CF = VM3["lab_baseline_postfix_config_dir"] + "/main.cf"
+MASTER_CF = VM3["lab_baseline_postfix_config_dir"] + "/master.cf"
+POLICYD_CONF = VM3["policyd_spf__config_path"]
+POLICYD_BINARY = VM3["policyd_spf__binary"]
+ZONE_DIR = VM1["lab_baseline_bind_zone_dir"]
+ZONE_FILE = "%s/db.%s" % (ZONE_DIR, LAB["domain"])
+CHROOT = VM3["lab_baseline_postfix_chroot_dir"]
 THIRD_DOMAIN = "third.example"   # neither the lab's domain nor the other domain; never looked up
 
 FIGURES_FILE = REPO / "build" / "reliability" / "figures.json"
@@ -312,9 +318,9 @@ def relay_refused(replies):
 # ---------------------------------------------------------------------------------- state snapshots
 
 SNAPSHOT_FILES = {
-    "vm1": [ZONE_FILE, "/etc/bind/named.conf.local", "/etc/bind/named.conf.options", "/etc/resolv.conf"],
+    "vm1": [ZONE_FILE] + [f["dest"] for f in VM1["lab_baseline_bind_config_files"]] + ["/etc/resolv.conf"],
     "vm2": ["/etc/resolv.conf"],
-    "vm3": [MAIN_CF, MASTER_CF, POLICYD_CONF, "/etc/resolv.conf", "/var/spool/postfix/etc/resolv.conf"],
+    "vm3": [MAIN_CF, MASTER_CF, POLICYD_CONF, "/etc/resolv.conf"] + ([CHROOT + "/etc/resolv.conf"] if CHROOT else []),
     "stranger": ["/etc/resolv.conf"],
     "outsider": ["/etc/resolv.conf"],
 }

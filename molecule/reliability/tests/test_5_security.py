@@ -16,7 +16,7 @@ import subprocess
 import time
 
 from reliability_lab import (MAIN_CF, MASTER_CF, POLICYD_BINARY, POLICYD_CONF, STATE, THIRD_DOMAIN, TOOLS_DIR,
-                             ZONE_FILE, docker_exec, file_states, record_figures, relay_probe, relay_refused, show)
+                             ZONE_DIR, ZONE_FILE, docker_exec, file_states, record_figures, relay_probe, relay_refused, show)
 
 SECURITY = {}
 
@@ -98,7 +98,8 @@ def test_configuration_and_zone_files_keep_safe_owners_and_modes(vm1, vm3, capsy
     readable = vm3.run("runuser -u policyd-spf -- test -r %s" % POLICYD_CONF).rc == 0
     leftovers = {
         "vm3": vm3.run("ls -A /etc/postfix | grep -E 'ansible-tmp|^\\.main\\.cf|^\\.master\\.cf'").stdout.split(),
-        "vm1": vm1.run("ls -A /etc/bind/zones | grep -v -E '^db\\.[^.].*[^~]$'").stdout.split(),
+        # temporary files, hidden copies and backups the roles might leave next to the zones
+        "vm1": vm1.run("ls -A %s | grep -E '^\\.|ansible-tmp|\\.tmp$|~$'" % ZONE_DIR).stdout.split(),
     }
     states = {path: "%(owner)s:%(group)s %(mode)s" % s for path, s in list(postfix.items()) + list(zone.items()) if s}
     changed = []
