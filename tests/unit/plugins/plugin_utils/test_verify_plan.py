@@ -286,8 +286,8 @@ def test_a_three_vm_lab_runs_one_module_per_host(matrix):
     assert [b['client_host'] for b in batches] == ['vm1', 'vm2']
     job = mail_host_job(plan)
     assert len(job['trials']) + len(job['dns']) + sum(len(b['ids']) for b in batches) == len(plan)
-    assert [d['id'] for d in job['dns']] == ['dns-spf-apex', 'dns-spf-vm1', 'dns-spf-vm2', 'dns-spf-vm3', 'dns-spf-wildcard',
-                                          'dns-dmarc']
+    assert [d['id'] for d in job['dns']] == [
+        'dns-spf-apex', 'dns-spf-vm1', 'dns-spf-vm2', 'dns-spf-vm3', 'dns-spf-wildcard', 'dns-dmarc']
 
 
 def test_lab_must_come_from_verify_lab(matrix):
