@@ -281,6 +281,25 @@ def test_a_removed_record_fails_exactly_its_checks(vm1, tmp_path, three_vms, rec
     assert "v=spf1" in vm1.dig("+short", "TXT", name)
 
 
+def test_the_dmarc_record_is_checked_through_vm1(vm1, tmp_path, three_vms):
+    """Beyond the lab: a lab that declares lab_dmarc_policy must publish that policy, one that does not, none."""
+    assert PROGRESS["complete"], "the complete lab did not pass: nothing to add to"
+    name = "_dmarc." + LAB["domain"]
+    try:
+        run = run_playbook("investigation3.yml", {"lab_dmarc_policy": "quarantine"})
+        assert run.rc == 0, run
+        assert "v=DMARC1; p=quarantine" in vm1.dig("+short", "TXT", name)
+        run, report = verify(tmp_path / "declared", {"lab_dmarc_policy": "quarantine"}, inventory=three_vms)
+        assert run.rc == 0 and statuses(report["labs"][0])["dns-dmarc"] == "pass", explain(report["labs"][0])
+        for case, extra in (("other-policy", {"lab_dmarc_policy": "reject"}), ("undeclared", None)):
+            run, report = verify(tmp_path / case, extra, inventory=three_vms)
+            assert run.rc != 0 and failing(report["labs"][0]) == ["dns-dmarc"], explain(report["labs"][0])
+    finally:
+        run = run_playbook("investigation3.yml")
+        assert run.rc == 0, run
+    assert "v=DMARC1" not in vm1.dig("+short", "TXT", name)
+
+
 def test_everything_passes_again_once_restored(tmp_path, three_vms):
     run, report = verify(tmp_path, inventory=three_vms)
     assert run.rc == 0, explain(report["labs"][0])
