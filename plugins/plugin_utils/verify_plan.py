@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.ops535.mail_security.plugins.plugin_utils import lab_steps
 from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common import (
     CLIENT_GROUPS,
     CLIENTS,
@@ -35,7 +36,7 @@ from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common
     text,
 )
 
-STEPPED_STAGES = ('investigation1', 'investigation3')
+STEPPED_STAGES = lab_steps.STEPPED_STAGES
 VIA_MODES = ('auto', 'network', VIA_MAIL_HOST)
 TRIAL_KEYS = ('overrides', 'without')
 DNS_KEYS = ('name', 'type')
@@ -183,6 +184,7 @@ def plan(checks, lab, stage=None, step=None, stage_order=None, stage_aliases=Non
          servers=None, run_id='run', defaults=None, identities=None, dns_server=None, via_mode='auto'):
     """One entry per check: how it is run (via), the dialogue or question, and what to expect.
 
+    stage_order, stage_aliases: None for the lab's own (lab_steps.py); tests may give others.
     identities: {client: {'address', 'name'}} - who the mail host is told the client is.
     dns_server: the address of the lab's DNS server (vm1).
     via_mode: auto (network when the lab has a host for the client, else the mail host),
@@ -190,9 +192,9 @@ def plan(checks, lab, stage=None, step=None, stage_order=None, stage_aliases=Non
     """
     if not isinstance(lab, dict) or 'hosts' not in lab:
         raise VerifyError('verify_plan: lab must be the result of verify_lab')
-    order = [text(s) for s in (stage_order or [])]
-    if not order:
-        raise VerifyError('verify_plan: stage_order is empty')
+    order = [text(s) for s in (stage_order or lab_steps.stage_order())]
+    if stage_aliases is None:
+        stage_aliases = lab_steps.stage_aliases()
     if via_mode not in VIA_MODES:
         raise VerifyError('verify_via %r is not one of %s' % (via_mode, ', '.join(VIA_MODES)))
     point = resolve_stage(stage, step, order, stage_aliases)

@@ -60,8 +60,8 @@ def test_filters_are_exposed():
 
 def test_the_filters_chain_for_a_three_vm_lab(matrix):
     lab = vr.verify_lab('vm3', GROUPS, {'vm3': {'lab_student': 'jdoe'}})
-    plan = vr.verify_plan(matrix['verify_checks'], lab, 'complete', '', matrix['verify_stage_order'],
-                          matrix['verify_stage_aliases'], matrix['verify_server_addresses'], 'r1',
+    plan = vr.verify_plan(matrix['verify_checks'], lab, 'complete', '', None,
+                          None, matrix['verify_server_addresses'], 'r1',
                           {'timeout': 20}, matrix['verify_trial_clients'], '198.51.100.1', '')
     assert all(e['run'] for e in plan)
     # no lab_subnet: the stranger is the highest free address of vm2's /24

@@ -843,13 +843,16 @@ def test_role_applies_the_lab_step_by_step(tmp_path, confdir, fake_postfix):
 
 
 @pytest.mark.parametrize('extra,needle', [
-    ('postfix_restrictions_lab_step=13', 'is not a step of Investigation 1; allowed: 1, 2, 3'),
+    ('postfix_restrictions_lab_step=13', 'value of postfix_restrictions_lab_step must be one of: 1, 2, 3'),
     ('postfix_restrictions_helo_required=maybe', "unable to convert to bool: The value 'maybe' is not a valid boolean"),
     ('{"postfix_restrictions_helo_restrictions": ["reject_non_fqdn_helo_hostnme", "permit"]}',
      'did you mean reject_non_fqdn_helo_hostname?'),
     ('{"postfix_restrictions_relay_restrictions": ["permit"], "postfix_restrictions_recipient_restrictions": ["permit"]}',
      'neither smtpd_relay_restrictions'),
-    ('{"postfix_restrictions_sender_restrictions": "permit_mynetworks, permit"}', 'must be a list of non-empty strings'),
+    ('{"postfix_restrictions_sender_restrictions": ["permit_mynetworks", " "]}',
+     'postfix_restrictions_sender_restrictions must list one restriction, network or pattern per element, none empty'),
+    ('{"postfix_restrictions_declared_items": [{"parameter": "smtpd_recipient_restrictions", "item": "x", "where": 1}]}',
+     'postfix_restrictions_declared_items.where. Supported parameters include: item, owner, parameter'),
 ])
 def test_role_refuses_bad_input_before_any_change(tmp_path, confdir, fake_postfix, extra, needle):
     before = files(confdir)

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.ops535.mail_security.plugins.plugin_utils.lab_steps import stage_aliases, stage_order
 from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common import VerifyError
 from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_plan import (
     mail_host_job, network_batches, resolve_stage, select_expectation)
@@ -41,17 +42,17 @@ def matrix():
     ('site', None, 'complete'),
 ])
 def test_resolve_stage(matrix, stage, step, point):
-    assert resolve_stage(stage, step, matrix['verify_stage_order'], matrix['verify_stage_aliases']) == point
+    assert resolve_stage(stage, step, stage_order(), stage_aliases()) == point
 
 
 def test_unknown_stage_names_the_allowed_ones(matrix):
     with pytest.raises(VerifyError) as err:
-        resolve_stage('investigation1', '13', matrix['verify_stage_order'], matrix['verify_stage_aliases'])
+        resolve_stage('investigation1', '13', stage_order(), stage_aliases())
     message = str(err.value)
     assert 'investigation1/13' in message and '9a' in message and 'investigation2' in message
     assert 'investigation3 with lab_step one of apex, hosts' in message and 'wildcard' in message
     with pytest.raises(VerifyError, match='investigation4'):
-        resolve_stage('investigation4', None, matrix['verify_stage_order'])
+        resolve_stage('investigation4', None, stage_order())
 
 
 def test_expectations_hold_until_the_next_entry():
@@ -81,7 +82,7 @@ def test_bad_dns_expectations_are_refused():
 
 # ---------------------------------------------------------------------------- the matrix itself
 def test_matrix_is_valid_at_every_stage(matrix):
-    for stage in matrix['verify_stage_order']:
+    for stage in stage_order():
         plan = plan_for(matrix, stage)
         assert [e['id'] for e in plan] == [c['id'] for c in matrix['verify_checks']]
         # every check applies at every stage, except the two trials that take reject_unauth_destination

@@ -103,7 +103,7 @@ def identities(matrix):
 
 def plan_for(matrix, stage='complete', step=None, lab=None, checks=None, via='auto'):
     return verify_plan.plan(checks if checks is not None else matrix['verify_checks'], lab or lab_of(), stage, step,
-                            matrix['verify_stage_order'], matrix['verify_stage_aliases'],
+                            None, None,
                             matrix['verify_server_addresses'], 'run1', {'connect_timeout': 5, 'timeout': 20},
                             identities(matrix), '198.51.100.1', via)
 
