@@ -16,13 +16,6 @@ from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify
 from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify_labs as _labs
 from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify_plan as _plan
 from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify_render as _render
-from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common import (  # noqa: F401 pylint: disable=unused-import
-    FAIL,
-    INCOMPLETE,
-    NOT_APPLICABLE,
-    NOT_RUN,
-    PASS,
-)
 
 
 def verify_lab(mail_server, groups, hostvars=None, non_lab_groups=None, probe_group='probes'):
