@@ -41,6 +41,20 @@ _ENHANCED_RE = re.compile(r'^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)')
 _QUEUE_ID_RE = re.compile(r'queued as\s+([0-9A-Za-z]+)', re.IGNORECASE)
 _HEADER_NAME_RE = re.compile(r'^[!-9;-~]+$')  # printable ASCII except ':'
 
+# The options of one dialogue as an Ansible argument spec (plain data: nothing imported from
+# Ansible). smtp_probe adds where to connect (host, port, source_address, connect_timeout);
+# each trial of verify_mail_host adds who the client is (client_address, client_name, ...).
+DIALOGUE_ARGUMENT_SPEC = dict(
+    greeting_command=dict(type='str', default='helo', choices=list(GREETING_COMMANDS)),
+    helo=dict(type='str'),
+    mail_from=dict(type='str'),
+    rcpt_to=dict(type='list', elements='str', default=[]),
+    data=dict(type='bool', default=False),
+    headers=dict(type='dict', default={}),
+    body=dict(type='str', default=''),
+    timeout=dict(type='float', default=30),
+)
+
 _STAGE_DESCRIPTION = {
     'connect': 'connecting',
     'greeting': 'the greeting',
@@ -450,6 +464,15 @@ def _dialogue(client, result, greeting_command, helo, mail_from, rcpt_to, data, 
     result['queue_id'] = parse_queue_id(reply['text'])
 
 
+def envelope_problem(mail_from=None, rcpt_to=None, data=False):
+    """None, or why a dialogue cannot be held with this envelope (checked before connecting)."""
+    if rcpt_to and mail_from is None:
+        return 'rcpt_to needs mail_from (an empty string sends the null sender <>)'
+    if data and (mail_from is None or not rcpt_to):
+        return 'data=true needs mail_from and at least one rcpt_to'
+    return None
+
+
 def check_dialogue_arguments(greeting_command='helo', helo=None, mail_from=None, rcpt_to=None, data=False):
     """Validate and normalise the dialogue arguments of :func:`probe`; return ``(helo, mail_from, rcpt_to)``.
 
@@ -462,10 +485,9 @@ def check_dialogue_arguments(greeting_command='helo', helo=None, mail_from=None,
         raise ValueError('rcpt_to entries must not be empty')
     if mail_from is not None:
         mail_from = _check_line(_bare_address(mail_from), 'mail_from')
-    if rcpt_to and mail_from is None:
-        raise ValueError('rcpt_to needs mail_from (use an empty string for the null sender)')
-    if data and (mail_from is None or not rcpt_to):
-        raise ValueError('data needs mail_from and at least one rcpt_to')
+    problem = envelope_problem(mail_from, rcpt_to, data)
+    if problem:
+        raise ValueError(problem)
     if greeting_command != 'none':
         helo = helo or socket.getfqdn()
         _check_line(helo, 'helo')

@@ -378,24 +378,19 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.smtp_dialogue import (
+    DIALOGUE_ARGUMENT_SPEC,
     SmtpProbeError,
+    envelope_problem,
     probe,
 )
 
 
 DIALOGUE_SPEC = dict(
+    DIALOGUE_ARGUMENT_SPEC,
     host=dict(type='str'),
     port=dict(type='int', default=25),
     source_address=dict(type='str'),
-    greeting_command=dict(type='str', default='helo', choices=['helo', 'ehlo', 'none']),
-    helo=dict(type='str'),
-    mail_from=dict(type='str'),
-    rcpt_to=dict(type='list', elements='str', default=[]),
-    data=dict(type='bool', default=False),
-    headers=dict(type='dict', default={}),
-    body=dict(type='str', default=''),
     connect_timeout=dict(type='float', default=10),
-    timeout=dict(type='float', default=30),
 )
 
 
@@ -408,11 +403,7 @@ def check_dialogue(params):
     for name in ('connect_timeout', 'timeout'):
         if params[name] <= 0:
             return '%s must be a positive number of seconds, got %s' % (name, params[name])
-    if params['rcpt_to'] and params['mail_from'] is None:
-        return 'rcpt_to needs mail_from (an empty string sends the null sender <>)'
-    if params['data'] and (params['mail_from'] is None or not params['rcpt_to']):
-        return 'data=true needs mail_from and at least one rcpt_to'
-    return None
+    return envelope_problem(params['mail_from'], params['rcpt_to'], params['data'])
 
 
 def dialogue_name(number, dialogue_id):

@@ -198,23 +198,18 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.dns_txt import DnsQueryError, query
 from ansible_collections.ops535.mail_security.plugins.module_utils.mbox_search import MailboxError, search
+from ansible_collections.ops535.mail_security.plugins.module_utils.smtp_dialogue import (
+    DIALOGUE_ARGUMENT_SPEC, envelope_problem)
 from ansible_collections.ops535.mail_security.plugins.module_utils.smtpd_trial import (
     SmtpdTrialError, smtpd_command, trial)
 
 TRIAL_SPEC = dict(
+    DIALOGUE_ARGUMENT_SPEC,
     id=dict(type='raw'),
     client_address=dict(type='str', required=True),
     client_name=dict(type='str', default='[UNAVAILABLE]'),
     overrides=dict(type='dict', default={}),
     without=dict(type='dict', default={}),
-    greeting_command=dict(type='str', default='helo', choices=['helo', 'ehlo', 'none']),
-    helo=dict(type='str'),
-    mail_from=dict(type='str'),
-    rcpt_to=dict(type='list', elements='str', default=[]),
-    data=dict(type='bool', default=False),
-    headers=dict(type='dict', default={}),
-    body=dict(type='str', default=''),
-    timeout=dict(type='float', default=30),
 )
 DNS_SPEC = dict(
     id=dict(type='raw'),
@@ -308,8 +303,9 @@ def main():
         if params[name] < 0:
             problems.append('%s must not be negative, got %s' % (name, params[name]))
     for number, spec in enumerate(trials, 1):
-        if spec.get('data') and (spec.get('mail_from') is None or not spec.get('rcpt_to')):
-            problems.append('trial %d (%s): data=true needs mail_from and rcpt_to' % (number, spec.get('id')))
+        problem = envelope_problem(spec.get('mail_from'), spec.get('rcpt_to'), spec.get('data'))
+        if problem:
+            problems.append('trial %d (%s): %s' % (number, spec.get('id'), problem))
     live_names = sorted(set(name for spec in trials for name in spec.get('without') or {}))
     for number, spec in enumerate(trials, 1):
         for name, items in (spec.get('without') or {}).items():

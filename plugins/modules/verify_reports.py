@@ -109,7 +109,7 @@ written:
   sample: [/srv/grading/verify-report/report.md]
 report:
   description:
-    - The class report, as the C(verify_report) filter's V(data) format makes it
+    - The class report, as the C(ops535.mail_security.verify_class_report) filter's V(data) format makes it
       (C(labs), C(totals), C(labs_total), C(labs_failed), C(result), C(generated)).
   returned: success
   type: dict

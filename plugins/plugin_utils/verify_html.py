@@ -10,7 +10,7 @@ the DNS answer. One self-contained file: inline CSS, no external resource, reada
 JavaScript (a few lines of inline script only open the section a link points to).
 
 Every value from the labs (lab names, replies of the servers, DNS data) is escaped: none can
-add markup to the page. The input is the class report of the verify_report filter (its
+add markup to the page. The input is the class report of the verify_class_report filter (its
 ``data`` format); missing keys are shown as '-' rather than failing.
 """
 

@@ -226,4 +226,4 @@ def render(labs, fmt='data', missing=None):
         return render_junit(report)
     if fmt == 'table':
         return render_table(report)
-    raise VerifyError('verify_report: format %r is not one of %s' % (fmt, ', '.join(FORMATS)))
+    raise VerifyError('verify_class_report: format %r is not one of %s' % (fmt, ', '.join(FORMATS)))

@@ -363,7 +363,7 @@ def test_bad_arguments_are_refused_before_connecting():
         probe(LOOPBACK, port=free_port(), greeting_command='lhlo')
     with pytest.raises(ValueError, match='needs mail_from'):
         probe(LOOPBACK, port=free_port(), rcpt_to=['a@b.example'])
-    with pytest.raises(ValueError, match='data needs'):
+    with pytest.raises(ValueError, match='data=true needs'):
         probe(LOOPBACK, port=free_port(), mail_from='a@b.example', data=True)
     with pytest.raises(ValueError, match='line breaks'):
         probe(LOOPBACK, port=free_port(), mail_from='a@b.example\r\nRCPT TO:<x@y.example>', rcpt_to=['c@d.example'])

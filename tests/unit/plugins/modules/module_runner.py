@@ -41,3 +41,13 @@ def stand_in_tools(directory, monkeypatch, scripts):
         tool.chmod(0o755)
     monkeypatch.setenv('PATH', '%s%s%s' % (directory, os.pathsep, os.environ.get('PATH', '')))
     return directory
+
+
+def assert_documented(options, spec, where='options'):
+    """The documented options (DOCUMENTATION's options or suboptions) are exactly the argument
+    spec's, each with its type, elements, default, choices and whether it is required."""
+    assert set(options) == set(spec), where
+    for name, option in options.items():
+        for key in ('type', 'elements', 'default', 'choices'):
+            assert option.get(key) == spec[name].get(key), '%s.%s: %s' % (where, name, key)
+        assert bool(option.get('required')) == bool(spec[name].get('required')), '%s.%s: required' % (where, name)

@@ -24,6 +24,8 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ops535.mail_security.plugins.modules import smtp_probe
 
+from module_runner import assert_documented
+
 REPO_ROOT = Path(__file__).resolve().parents[4]
 _SERVERS_PATH = REPO_ROOT / 'tests' / 'unit' / 'plugins' / 'module_utils' / 'test_smtp_dialogue.py'
 _spec = importlib.util.spec_from_file_location('_smtp_test_servers', str(_SERVERS_PATH))
@@ -228,11 +230,7 @@ def test_documentation_matches_argument_spec():
             smtp_probe.main()
     finally:
         smtp_probe.AnsibleModule = original
-    assert set(doc['options']) == set(spec)
-    for name, option in doc['options'].items():
-        assert option['type'] == spec[name]['type'], name
-        assert option.get('default') == spec[name].get('default'), name
-        assert option.get('choices') == spec[name].get('choices'), name
+    assert_documented(doc['options'], spec)
     for key in ('greeting', 'helo', 'mail', 'rcpt', 'data', 'data_end', 'quit', 'refused_at',
                 'accepted', 'queue_id', 'transcript'):
         assert key in returns

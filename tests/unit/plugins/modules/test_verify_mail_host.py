@@ -13,12 +13,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
+import yaml
 
 from ansible_collections.ops535.mail_security.plugins.module_utils.dns_txt import DnsQueryError
 from ansible_collections.ops535.mail_security.plugins.module_utils.smtpd_trial import SmtpdTrialError
 from ansible_collections.ops535.mail_security.plugins.modules import verify_mail_host
 
-from module_runner import run_main, stand_in_tools
+from module_runner import assert_documented, run_main, stand_in_tools
 
 MBOX = """From root@x  Wed Nov 25 07:38:23 2026
 Subject: net-1
@@ -122,7 +123,8 @@ def test_given_smtpd_and_mailbox_need_no_postconf(tmp_path, monkeypatch, host, c
 @pytest.mark.parametrize('args,message', [
     ({'trials': [{'id': 'a'}]}, 'trial 1 (a): missing required arguments: client_address'),
     ({'trials': [dict(TRIAL, greeting_command='hello')]}, 'trial 1 (t1): value of greeting_command must be one of'),
-    ({'trials': [dict(TRIAL, rcpt_to=[])]}, 'trial 1 (t1): data=true needs mail_from and rcpt_to'),
+    ({'trials': [dict(TRIAL, rcpt_to=[])]}, 'trial 1 (t1): data=true needs mail_from and at least one rcpt_to'),
+    ({'trials': [dict(TRIAL, mail_from=None)]}, 'trial 1 (t1): rcpt_to needs mail_from'),
     ({'dns': [{'id': 'q', 'server': '198.51.100.1', 'name': 'x', 'type': 'MX'}]}, 'dns question 1 (q): value of type'),
     ({'delivery_timeout': -1}, 'delivery_timeout must not be negative'),
     ({'trials': [dict(TRIAL, without={'smtpd relay': ['x']})]}, 'trial 1 (t1): without takes {parameter: [items]}'),
@@ -133,3 +135,9 @@ def test_bad_input_is_refused_before_anything_runs(host, capsys, args, message):
     result = run_main(verify_mail_host.main, capsys, dict(args, dns=args.get('dns', question)))
     assert result['failed'] and message in result['msg'], result['msg']
     assert host['trials'] == [] and host['dns'] == []
+
+
+def test_trials_and_dns_questions_are_documented_as_they_are_checked():
+    options = yaml.safe_load(verify_mail_host.DOCUMENTATION)['options']
+    assert_documented(options['trials']['suboptions'], verify_mail_host.TRIAL_SPEC, 'trials')
+    assert_documented(options['dns']['suboptions'], verify_mail_host.DNS_SPEC, 'dns')

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A sample class report for the report page and the grades CSV (unit and browser tests).
 
-Shaped like the verify_report filter's class report (``data`` format): a lab that passes, one
+Shaped like the verify_class_report filter's class report (``data`` format): a lab that passes, one
 that fails checks (a refused dialogue, a missing SPF record), one that is incomplete, one that
 could not be verified at all, and one at an early stage where several checks expect nothing.
 Checks carry ``via`` (network, mail-host, dns), DNS checks their question and answer.

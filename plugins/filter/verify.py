@@ -2,14 +2,10 @@
 # Copyright: (c) 2025, OPS535 mail security maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters behind playbooks/verify.yml, thin wrappers around plugins/plugin_utils/verify_*.py.
+"""The filters of playbooks/verify.yml, one call each into plugins/plugin_utils/verify_*.py.
 
-verify_lab            - a mail server's lab: its name and its vm1/vm2/stranger/outsider hosts
-verify_plan           - the check matrix (playbooks/vars/verify_checks.yml) for one lab at its stage
-verify_batches        - the plan's network dialogues grouped by client host (one smtp_probe run each)
-verify_mail_host_job  - the plan's trials and DNS questions (one verify_mail_host run on the mail host)
-verify_evaluate       - the results of one lab -> PASS/FAIL/NOT RUN per check, PASS/FAIL/INCOMPLETE for the lab
-verify_report         - one lab or the class, as data (json), markdown, junit or a text table
+What each filter does is written once: for users in its <filter name>.yml next to this file, for
+developers in the plugin_utils module it calls.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,13 +16,6 @@ from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify
 from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify_labs as _labs
 from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify_plan as _plan
 from ansible_collections.ops535.mail_security.plugins.plugin_utils import verify_render as _render
-from ansible_collections.ops535.mail_security.plugins.plugin_utils.verify_common import (  # noqa: F401 pylint: disable=unused-import
-    FAIL,
-    INCOMPLETE,
-    NOT_APPLICABLE,
-    NOT_RUN,
-    PASS,
-)
 
 
 def verify_lab(mail_server, groups, hostvars=None, non_lab_groups=None, probe_group='probes'):
@@ -55,7 +44,7 @@ def verify_evaluate(plan, probe_results, mail_host_result=None, lab=None, check_
     return _evaluate.evaluate(plan, probe_results, mail_host_result, lab, check_mode, delivery_timeout, stage, error)
 
 
-def verify_report(labs, format='data', missing=None):  # pylint: disable=redefined-builtin
+def verify_class_report(labs, format='data', missing=None):  # pylint: disable=redefined-builtin
     return _render.render(labs, format, missing)
 
 
@@ -69,5 +58,5 @@ class FilterModule(object):
             'verify_batches': verify_batches,
             'verify_mail_host_job': verify_mail_host_job,
             'verify_evaluate': verify_evaluate,
-            'verify_report': verify_report,
+            'verify_class_report': verify_class_report,
         }
