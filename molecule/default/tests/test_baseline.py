@@ -53,7 +53,7 @@ def test_postfix_baseline_configuration(vm3, lab):
     assert conf["inet_interfaces"] == "all"
     assert conf["myhostname"] == "vm3.%s" % lab["domain"]
     assert lab["domain"] in conf["mydestination"].replace(",", " ").split()
-    assert conf["mynetworks"].replace(",", " ").split() == ["127.0.0.0/8", "198.51.100.0/25"]
+    assert conf["mynetworks"].replace(",", " ").split() == ["127.0.0.0/8", lab["subnet"]]
 
 
 def test_mail_from_vm1_is_queued_and_delivered(vm1, vm3, lab):
