@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """The lab-in-a-box topology: .config/molecule/lab.env.yml, completed by the environment.
 
 The file holds every address, network and domain of the Molecule lab as environment variables
