@@ -13,6 +13,9 @@ COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/ops535/mail_security
 LAB_LOCK := /tmp/ops535-lab.lock
 SCENARIOS ?= $(sort $(filter-out lab,$(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))))
 HOST ?= vm3
+# Molecule runs with the lab's addresses set: .config/molecule/lab.env.yml, where the
+# environment does not override them (e.g. LAB_STRANGER_ADDRESS=198.51.100.70 make molecule ...).
+LAB_ENV := scripts/lab_env.py
 FORKS ?= 50
 
 export PATH := $(BIN):$(PATH)
@@ -61,14 +64,14 @@ build:
 # Molecule's dependency step runs scripts/check-lab-network.py after the clean-up, before creating anything.
 lab-up: build collection images
 	@echo "==> starting the lab containers"
-	@flock $(LAB_LOCK) sh -c 'if [ "$$(docker ps -q --filter label=ops535.lab=true --filter status=running | wc -l)" -ne 5 ]; then \
+	@flock $(LAB_LOCK) $(LAB_ENV) sh -c 'if [ "$$(docker ps -q --filter label=ops535.lab=true --filter status=running | wc -l)" -ne 5 ]; then \
 	  scripts/lab-cleanup.sh; molecule reset -s lab >/dev/null 2>&1 || true; fi; \
 	  LAB_IMAGE=$$(cat build/.lab-image) molecule create -s lab'
 
 
 lab: lab-up
 	@echo "==> applying the baseline and the investigation playbooks"
-	@flock $(LAB_LOCK) env LAB_IMAGE=$$(cat build/.lab-image) molecule converge -s lab
+	@flock $(LAB_LOCK) $(LAB_ENV) env LAB_IMAGE=$$(cat build/.lab-image) molecule converge -s lab
 	@scripts/lab-instructions.sh
 
 grade: collection
@@ -79,7 +82,7 @@ lab-shell:
 	@docker exec -it $(HOST) bash -l
 
 lab-down: collection
-	@flock $(LAB_LOCK) sh -c 'molecule destroy -s lab || true; scripts/lab-cleanup.sh'
+	@flock $(LAB_LOCK) $(LAB_ENV) sh -c 'molecule destroy -s lab || true; scripts/lab-cleanup.sh'
 
 
 # ---------------------------------------------------------------- tests
@@ -115,7 +118,7 @@ import: collection
 molecule: build collection $(if $(LAB_IMAGE),docker,images)
 	@test -n "$(SCENARIO)" || { echo "usage: make molecule SCENARIO=<$(SCENARIOS)>"; exit 2; }
 	@echo "==> molecule test -s $(SCENARIO)"
-	@flock $(LAB_LOCK) sh -c 'scripts/lab-cleanup.sh && LAB_IMAGE=$(or $(LAB_IMAGE),$$(cat build/.lab-image)) molecule test -s $(SCENARIO)'
+	@flock $(LAB_LOCK) $(LAB_ENV) sh -c 'scripts/lab-cleanup.sh && LAB_IMAGE=$(or $(LAB_IMAGE),$$(cat build/.lab-image)) molecule test -s $(SCENARIO)'
 
 
 molecule-all: build collection $(if $(LAB_IMAGE),docker,images)

@@ -45,6 +45,8 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, 'scripts'))
+import lab_env  # noqa: E402 pylint: disable=wrong-import-position
 OUT = os.path.abspath(os.environ.get('BENCH_DIR') or os.path.join(ROOT, 'build', 'bench'))
 REPEAT = int(os.environ.get('BENCH_REPEAT') or 3)
 CLASS_SIZES = [int(n) for n in (os.environ.get('BENCH_CLASS_SIZES') or '1 5 10').split()]
@@ -83,6 +85,25 @@ LABELS = ['--label', 'ops535.lab=true', '--label', 'ops535.bench=true']
 
 
 # ------------------------------------------------------------------ labs as containers
+def lab_layout(block, topology=None):
+    """Where a lab's hosts sit in its block: the lab-in-a-box's layout (.config/molecule/lab.env.yml,
+    scripts/lab_env.py). vm1, vm2 and vm3 at their offsets from the lab network's first address;
+    the gateway as far from the block's end as the lab's gateway is from its network's end.
+    The file's values, not the environment's: an override for the Molecule lab (LAB_VM1_ADDRESS=...)
+    does not move the benchmark's labs."""
+    topology = topology or lab_env.resolve(environ={})
+    net = ipaddress.ip_network(topology['LAB_SUBNET'])
+    offsets = dict((vm, int(ipaddress.ip_address(topology['LAB_%s_ADDRESS' % vm.upper()])) - int(net.network_address))
+                   for vm in VMS)
+    from_end = int(net.broadcast_address) - int(ipaddress.ip_address(topology['LAB_GATEWAY']))
+    offsets['gateway'] = block.num_addresses - 1 - from_end
+    hosts = [offsets[vm] for vm in VMS] + [offsets['gateway']]
+    if len(set(hosts)) != len(hosts) or min(hosts) < 1 or max(hosts) > block.num_addresses - 2:
+        die('the lab layout of %s (%s) does not fit a /%d block: offsets %s'
+            % (os.path.relpath(lab_env.SOURCE, ROOT), net, block.prefixlen, offsets))
+    return offsets
+
+
 def lab_plan(count):
     """The first ``count`` labs of the topology: student, domain, addresses, network."""
     pool = ipaddress.ip_network(TOPOLOGY['pool'])
@@ -90,7 +111,7 @@ def lab_plan(count):
     if count > len(blocks):
         die('%d labs do not fit in %s with a /%s per lab (at most %d)'
             % (count, pool, TOPOLOGY['lab_prefix'], len(blocks)))
-    offsets = TOPOLOGY['offsets']
+    offsets = lab_layout(blocks[0])
     labs = []
     for index in range(1, count + 1):
         block = blocks[index - 1]
@@ -99,11 +120,11 @@ def lab_plan(count):
             'student': student,
             'domain': TOPOLOGY['domain_format'].format(student=student),
             'subnet': str(block),
-            'gateway': str(block[int(offsets['gateway'])]),
+            'gateway': str(block[offsets['gateway']]),
             'network': TOPOLOGY['network_prefix'] + student,
         }
         for vm in VMS:
-            lab[vm] = str(block[int(offsets[vm])])
+            lab[vm] = str(block[offsets[vm]])
             lab[vm + '_container'] = '%s%s-%s' % (CONTAINER_PREFIX, student, vm)
         labs.append(lab)
     return labs

@@ -6,6 +6,7 @@ that client's address) with the collection's own SMTP client, plugins/module_uti
 which needs only Python's standard library.
 """
 
+import importlib.util
 import json
 import os
 import shlex
@@ -19,16 +20,18 @@ import testinfra
 REPO = Path(__file__).resolve().parents[1]
 SMTP_CLIENT_SOURCE = (REPO / "plugins" / "module_utils" / "smtp_dialogue.py").read_text()
 
-LAB = {
-    "domain": os.environ.get("LAB_DOMAIN", "lab.ops"),
-    "other_domain": os.environ.get("LAB_OTHER_DOMAIN", "other.example"),
-    "vm1": os.environ.get("LAB_VM1_ADDRESS", "198.51.100.1"),
-    "vm2": os.environ.get("LAB_VM2_ADDRESS", "198.51.100.2"),
-    "vm3": os.environ.get("LAB_VM3_ADDRESS", "198.51.100.3"),
-    "vm3_outside": os.environ.get("LAB_VM3_OUTSIDE_ADDRESS", "198.51.100.131"),
-    "stranger": os.environ.get("LAB_STRANGER_ADDRESS", "198.51.100.66"),
-    "outsider": os.environ.get("LAB_OUTSIDER_ADDRESS", "198.51.100.138"),
-}
+
+def _lab_env():
+    spec = importlib.util.spec_from_file_location("lab_env", str(REPO / "scripts" / "lab_env.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The lab's domains, networks and addresses, by short name (domain, other_domain, vm1, vm2, vm3,
+# vm3_outside, stranger, outsider, nameless, subnet, outside_subnet, gateway, ...): the same values
+# Molecule gave the containers and the inventory (.config/molecule/lab.env.yml + the environment).
+LAB = _lab_env().lab()
 HOST_NAMES = ("vm1", "vm2", "vm3", "stranger", "outsider")
 
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env python
 """Refuse a lab network that would clash with this machine's routes or Docker networks.
 
-Runs before anything is created (Molecule's dependency step and `make lab`).
-The lab networks come from the same environment variables the Molecule
-configuration uses (defaults: lab-behaviour.md's topology).
+Runs before anything is created (Molecule's dependency step, so `make molecule` and `make lab`).
+The lab's networks are those of .config/molecule/lab.env.yml and the environment
+(scripts/lab_env.py); Molecule must run under scripts/lab_env.py, which sets every variable
+.config/molecule/config.yml uses: a variable that is not set here was empty there.
 """
 
 import ipaddress
@@ -12,10 +13,8 @@ import os
 import subprocess
 import sys
 
-LAB_NETWORKS = {
-    os.environ.get("LAB_NET_NAME", "ops535-lab"): os.environ.get("LAB_SUBNET", "198.51.100.0/25"),
-    os.environ.get("LAB_OUTSIDE_NET_NAME", "ops535-outside"): os.environ.get("LAB_OUTSIDE_SUBNET", "198.51.100.128/25"),
-}
+import lab_env
+
 FORBIDDEN = {
     "10.0.0.0/8": "a private range",
     "172.16.0.0/12": "a private range",
@@ -59,9 +58,22 @@ def docker_networks():
 
 
 def main():
+    unset = [name for name in lab_env.defaults() if not os.environ.get(name, "").strip()]
+    if unset:
+        sys.stderr.write("Refusing to create the lab: %s not set, so Molecule's configuration has empty values;\n"
+                         "run Molecule under scripts/lab_env.py (make molecule / make lab do), e.g.\n"
+                         "  scripts/lab_env.py molecule test -s default\n" % ", ".join(unset))
+        return 1
+    try:
+        topology = lab_env.resolve()
+    except lab_env.LabEnvError as exc:
+        sys.stderr.write("Refusing to create the lab: %s" % exc)
+        return 1
+    networks = {topology["LAB_NET_NAME"]: topology["LAB_SUBNET"],
+                topology["LAB_OUTSIDE_NET_NAME"]: topology["LAB_OUTSIDE_SUBNET"]}
     errors = []
     lab = {}
-    for name, subnet in LAB_NETWORKS.items():
+    for name, subnet in networks.items():
         try:
             lab[name] = ipaddress.ip_network(subnet)
         except ValueError as exc:
@@ -69,7 +81,7 @@ def main():
     for name, net in lab.items():
         for forbidden, why in FORBIDDEN.items():
             if net.overlaps(ipaddress.ip_network(forbidden)):
-                errors.append("lab network %s (%s) is inside %s (%s): use 198.51.100.0/24" % (name, net, forbidden, why))
+                errors.append("lab network %s (%s) is inside %s (%s): use TEST-NET-2 (RFC 5737)" % (name, net, forbidden, why))
     dnets = docker_networks()
     for route_net, dev in host_routes():
         for name, net in lab.items():

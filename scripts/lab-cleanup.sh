@@ -10,7 +10,10 @@ if [ -n "$ids" ]; then
   docker rm -f $ids >/dev/null
 fi
 nets=$(docker network ls -q --filter label=ops535.lab=true; docker network ls -q --filter label=ops535.bench=true)
-for name in ${LAB_NET_NAME:-ops535-lab} ${LAB_OUTSIDE_NET_NAME:-ops535-outside}; do
+# The lab's network names: .config/molecule/lab.env.yml, or the environment's.
+lab_env=$(python3 "$(dirname "$0")/lab_env.py" --export)
+eval "$lab_env"
+for name in "$LAB_NET_NAME" "$LAB_OUTSIDE_NET_NAME"; do
   docker network inspect "$name" >/dev/null 2>&1 && nets="$nets $name"
 done
 if [ -n "${nets// /}" ]; then

@@ -128,7 +128,8 @@ def trial_identities(clients, lab_addresses=()):
 
     clients: {client: {'address': ..., 'name': ..., 'subnet': ..., 'in_subnet': ...}}
     (verify_trial_clients). A client without a name has none in DNS ('[UNAVAILABLE]'); one
-    without an address gets the highest free address of its subnet; with in_subnet, the address
+    without an address gets the highest free address of its subnet, unless it must be outside
+    it (in_subnet false: no address is refused, naming lab_<client>_address); with in_subnet, the address
     must be in (true) or outside (false) the subnet, the lab's network, or the checks would test
     the wrong client.
     """
@@ -138,10 +139,12 @@ def trial_identities(clients, lab_addresses=()):
             raise VerifyError('verify_trial_clients: %r is not a client (one of %s)' % (client, ', '.join(CLIENTS)))
         spec = dict(spec or {})
         address = text(spec.get('address')).strip()
-        if not address and spec.get('subnet'):
+        if not address and spec.get('subnet') and spec.get('in_subnet') is not False:
             address = spare_address(spec['subnet'], lab_addresses)
         if not address:
-            raise VerifyError('verify_trial_clients: %s has no address' % client)
+            raise VerifyError('verify_trial_clients: %s has no address: set lab_%s_address%s'
+                              % (client, client, ' (outside the lab\'s network %s)' % spec['subnet']
+                                 if spec.get('in_subnet') is False and text(spec.get('subnet')).strip() else ''))
         try:
             ipaddress.ip_address(address)
         except ValueError:

@@ -6,6 +6,17 @@ from conftest import file_digest, message_in_mailbox, run_playbook, unique_subje
 from lab_platform import platform_facts
 
 
+@pytest.mark.parametrize("name,address_keys", [
+    ("vm1", ["vm1"]), ("vm2", ["vm2"]), ("vm3", ["vm3", "vm3_outside"]), ("stranger", ["stranger"]),
+    ("outsider", ["outsider"]),
+])
+def test_each_container_has_the_labs_addresses(hosts, lab, name, address_keys):
+    # the containers and these tests take the addresses from the same source (lab.env.yml and
+    # the environment's overrides, scripts/lab_env.py)
+    found = sorted(a for a in hosts[name].check("hostname -I").split() if ":" not in a)
+    assert found == sorted(lab[key] for key in address_keys)
+
+
 def test_lab_hosts_resolve_through_vm1(vm2, vm3, stranger, lab):
     for host in (vm2, vm3, stranger):
         assert host.check("cat /etc/resolv.conf").split("nameserver ")[1].split()[0] == lab["vm1"]
@@ -53,7 +64,7 @@ def test_postfix_baseline_configuration(vm3, lab):
     assert conf["inet_interfaces"] == "all"
     assert conf["myhostname"] == "vm3.%s" % lab["domain"]
     assert lab["domain"] in conf["mydestination"].replace(",", " ").split()
-    assert conf["mynetworks"].replace(",", " ").split() == ["127.0.0.0/8", "198.51.100.0/25"]
+    assert conf["mynetworks"].replace(",", " ").split() == ["127.0.0.0/8", lab["subnet"]]
 
 
 def test_mail_from_vm1_is_queued_and_delivered(vm1, vm3, lab):

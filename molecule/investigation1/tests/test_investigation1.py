@@ -159,7 +159,7 @@ def test_step12_relay_restrictions_trust_nobody(vm2, lab):
     assert "Relay access denied" in result["rcpt"][0]["text"]
 
 
-def test_final_configuration(vm3):
+def test_final_configuration(vm3, lab):
     apply_step("all")
     conf = dict(line.split(" = ", 1) for line in vm3.check("postconf -n").splitlines() if " = " in line)
 
@@ -176,7 +176,7 @@ def test_final_configuration(vm3):
         "permit_mynetworks", "reject_non_fqdn_recipient", "reject_unauth_destination"]
     assert items("smtpd_relay_restrictions") == [
         "reject_unauth_destination", "reject_unknown_recipient_domain", "permit"]
-    assert items("mynetworks") == ["127.0.0.0/8", "198.51.100.0/25"]
+    assert items("mynetworks") == ["127.0.0.0/8", lab["subnet"]]
 
 
 def test_second_run_changes_nothing():

@@ -105,10 +105,12 @@ PROGRESS = {"replayed": [], "complete": False}
 
 
 def lab_vars(lab):
-    """What a student's inventory says about the lab: its domain and the three VMs' addresses."""
+    """What a student's inventory says about the lab: its domain, network and the three VMs'
+    addresses, and who the outsider and the nameless client are (no host: tried on vm3)."""
     return {"ansible_connection": "community.docker.docker", "lab_domain": lab["domain"],
             "lab_other_domain": lab["other_domain"], "lab_vm1_address": lab["vm1"], "lab_vm2_address": lab["vm2"],
-            "lab_vm3_address": lab["vm3"], "lab_subnet": os.environ.get("LAB_SUBNET", "198.51.100.0/25")}
+            "lab_vm3_address": lab["vm3"], "lab_subnet": lab["subnet"],
+            "lab_outsider_address": lab["outsider"], "lab_nameless_address": lab["nameless"]}
 
 
 @pytest.fixture(scope="module")

@@ -768,7 +768,10 @@ def expected_role_lines(step):
     return sorted(lines.values())
 
 
-def run_playbook(tmp_path, text, *extra):
+def run_playbook(tmp_path, text, *extra, lab_subnet='198.51.100.0/25'):
+    """Run a playbook on localhost; lab_subnet is what a lab's inventory gives (None: not set)."""
+    if lab_subnet is not None:
+        extra = ('-e', 'lab_subnet=%s' % lab_subnet) + extra
     playbook = tmp_path / ('play-%d.yml' % len(os.listdir(str(tmp_path))))
     playbook.write_text(textwrap.dedent(text))
     env = dict(os.environ,
@@ -867,6 +870,23 @@ def test_role_refuses_bad_input_before_any_change(tmp_path, confdir, fake_postfi
         """ % confdir, '-e', extra)
     assert rc != 0, output
     assert needle in output, output
+    assert files(confdir) == before
+    assert fake_postfix.calls() == []
+
+
+def test_role_without_the_labs_network_fails_naming_it(tmp_path, confdir, fake_postfix):
+    # no built-in network: mynetworks is the inventory's lab_subnet or the role's variable
+    before = files(confdir)
+    rc, output = run_playbook(tmp_path, """\
+        - hosts: localhost
+          gather_facts: false
+          roles:
+            - role: ops535.mail_security.postfix_restrictions
+              vars:
+                postfix_restrictions_config_dir: %s
+        """ % confdir, lab_subnet=None)
+    assert rc != 0, output
+    assert 'postfix_restrictions: set lab_subnet, the lab network' in output, output
     assert files(confdir) == before
     assert fake_postfix.calls() == []
 

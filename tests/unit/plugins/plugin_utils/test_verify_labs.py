@@ -106,9 +106,18 @@ def test_an_outsider_in_the_labs_network_is_refused():
         trial_identities(matrix['verify_trial_clients'])
 
 
+@pytest.mark.parametrize('client', ['outsider', 'nameless'])
+def test_a_client_outside_the_network_without_an_address_is_refused_naming_the_variable(client):
+    # no spare address of lab_subnet for them: that would be inside mynetworks
+    matrix = load_matrix({'lab_%s_address' % client: ''})
+    with pytest.raises(VerifyError, match=r"%s has no address: set lab_%s_address \(outside the lab's network "
+                                          r"198\.51\.100\.0/25\)" % (client, client)):
+        trial_identities(matrix['verify_trial_clients'])
+
+
 @pytest.mark.parametrize('clients,message', [
     ({'vm9': {'address': '198.51.100.1'}}, "'vm9' is not a client"),
-    ({'outsider': {'address': ''}}, 'outsider has no address'),
+    ({'outsider': {'address': ''}}, 'outsider has no address: set lab_outsider_address$'),
     ({'outsider': {'address': 'outsider.example'}}, "'outsider.example' of outsider is not an IP address"),
 ])
 def test_bad_trial_identities_are_refused(clients, message):

@@ -27,6 +27,9 @@ LAB_VARS = {
     'lab_vm3_address': '198.51.100.3',
     'lab_vm3_outside_address': '198.51.100.131',
     'lab_subnet': '198.51.100.0/25',
+    # no defaults in the matrix: a lab's inventory says who its outsider and nameless client are
+    'lab_outsider_address': '198.51.100.138',
+    'lab_nameless_address': '198.51.100.140',
 }
 
 
