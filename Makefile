@@ -15,7 +15,7 @@ SCENARIOS ?= $(sort $(filter-out lab,$(notdir $(patsubst %/molecule.yml,%,$(wild
 HOST ?= vm3
 # Molecule runs with the lab's addresses set: .config/molecule/lab.env.yml, where the
 # environment does not override them (e.g. LAB_STRANGER_ADDRESS=198.51.100.70 make molecule ...).
-LAB_ENV := scripts/lab_env.py
+LAB_ENV := $(BIN)/python scripts/lab_env.py
 FORKS ?= 50
 
 export PATH := $(BIN):$(PATH)
