@@ -255,7 +255,7 @@ options:
     default: 198.51.100.254
   previewed:
     description:
-      - Check mode only. What earlier check-mode tasks of this run would have written to C(main.cf): the
+      - Check mode only. What earlier check-mode tasks of this run would have written to C(main.cf), as the
         RV(ansible_facts.ops535_postconf_previewed) fact they returned, passed as it is (for example
         C("{{ ansible_facts['ops535_postconf_previewed'] | default({}) }}")).
       - In check mode the entry of O(config_dir) is applied to the scratch copy of C(main.cf) before the job is
@@ -266,7 +266,7 @@ options:
         with this task's.
       - The entry is left out, with a warning, when it was recorded against another C(main.cf) than the one on
         the host now (a fact kept by a fact cache from an earlier run, or recorded before a real change).
-      - B(Ignored in normal mode), also when given: a real run always plans, tries and writes against the real
+      - B(Ignored in normal mode), also when given. A real run always plans, tries and writes against the real
         C(main.cf), so a preview can never make it skip a change.
       - Only C(main.cf) parameters are carried over; C(master.cf) services an earlier task would only add are not.
     type: dict
