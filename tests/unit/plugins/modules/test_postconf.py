@@ -28,6 +28,7 @@ import threading
 
 import pytest
 
+from ansible.module_utils import basic
 
 from ansible_collections.ops535.mail_security.plugins.modules import postconf as module_under_test
 from module_runner import run_main, stand_in_tools
@@ -1134,13 +1135,16 @@ class TestPreviewed:
         assert result['failed'] is True and 'reject_unauth_destination' in result['msg']
         assert files(confdir) == before
 
-    def test_entry_of_another_main_cf_is_left_out(self, capsys, confdir, fake_postfix, greetings):
+    def test_entry_of_another_main_cf_is_left_out(self, capsys, confdir, fake_postfix, greetings, monkeypatch):
+        warnings = []
+        # recorded at the source: result['warnings'] depends on how other tests left ansible-core's routing
+        monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, msg: warnings.append(msg))
         first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
         (confdir / 'main.cf').write_text(MAIN_CF + 'smtpd_helo_required = yes\n')     # changed since
         result = run_module(capsys, dict(WIRING, config_dir=str(confdir), previewed=preview_fact(first)),
                             check=True)
         assert result['failed'] is True and 'reject_unauth_destination' in result['msg']
-        assert 'recorded against another main.cf' in json.dumps(result['warnings'])
+        assert any('recorded against another main.cf' in w for w in warnings), warnings
         result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_delay_reject': False},
                                          previewed=preview_fact(first)), check=True)
         assert result['previewed_parameters'] == []
