@@ -50,7 +50,8 @@ WIRING_TASK = "Wire policyd-spf into Postfix (service, time limit, restriction)"
 
 def task_results(run, name, host):
     return [task["hosts"][host] for play in run.data.get("plays", []) for task in play.get("tasks", [])
-            if task["task"]["name"] == name and host in task.get("hosts", {})]
+            # a role's task is named "<role> : <name>"
+            if task["task"]["name"].split(" : ")[-1] == name and host in task.get("hosts", {})]
 
 
 def test_site_check_mode_previews_the_policyd_spf_wiring():
