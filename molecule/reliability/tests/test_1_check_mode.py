@@ -69,7 +69,9 @@ def test_site_check_mode_previews_the_policyd_spf_wiring():
     assert wiring.get("changed") is True, wiring
     assert "smtpd_recipient_restrictions" in wiring["previewed_parameters"], wiring
     assert wiring["changed_services"] == ["policyd-spf/unix"], wiring
-    main_cf = [d for d in wiring.get("diff", []) if d.get("after_header", "").endswith("/main.cf")]
+    diffs = wiring.get("diff") or []
+    main_cf = [d for d in (diffs if isinstance(diffs, list) else [diffs])
+               if d.get("after_header", "").endswith("/main.cf")]
     assert main_cf, wiring
     line = [entry for entry in main_cf[0]["after"].splitlines() if entry.startswith("smtpd_recipient_restrictions")]
     items = line[0].split("=", 1)[1].replace(",", " ").split()
