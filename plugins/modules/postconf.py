@@ -268,7 +268,9 @@ options:
         the host now (a fact kept by a fact cache from an earlier run, or recorded before a real change).
       - B(Ignored in normal mode), also when given. A real run always plans, tries and writes against the real
         C(main.cf), so a preview can never make it skip a change.
-      - Only C(main.cf) parameters are carried over; C(master.cf) services an earlier task would only add are not.
+      - Only C(main.cf) parameters are carried over; C(master.cf) services an earlier task would only add are not,
+        so a later preview that uses such a service (for example a previewed C(check_policy_service) item of it,
+        which the trial then tries) is refused as it would be without the earlier preview.
     type: dict
     default: {}
 notes:
