@@ -30,6 +30,11 @@ from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_contr
     roll_back,
 )
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_planner import PostconfPlanner
+from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_previews import (
+    FACT as PREVIEW_FACT,
+    earlier_values,
+    recorded,
+)
 from ansible_collections.ops535.mail_security.plugins.module_utils.postfix_trials import (
     DEFAULT_OUTSIDE_CLIENT,
     DEFAULT_TRUSTED_CLIENT,
@@ -80,6 +85,7 @@ ARGUMENT_SPEC = dict(
     trial=dict(type='bool', default=True),
     trial_trusted_client=dict(type='str', default=DEFAULT_TRUSTED_CLIENT),
     trial_outside_client=dict(type='str', default=DEFAULT_OUTSIDE_CLIENT),
+    previewed=dict(type='dict', default={}),
 )
 
 
@@ -156,13 +162,17 @@ def build_diff(config_dir, plan):
                                 ('master.cf', plan.master_before, plan.master_after)):
         if before != after:
             path = os.path.join(config_dir, name)
-            diffs.append(dict(before_header=path, after_header=path,
+            before_header = path
+            if name == 'main.cf' and plan.previewed_parameters:
+                before_header = '%s (as earlier check-mode tasks would leave it: %s)' % (
+                    path, ', '.join(plan.previewed_parameters))
+            diffs.append(dict(before_header=before_header, after_header=path,
                               before=to_text(before, errors='surrogate_or_replace'),
                               after=to_text(after, errors='surrogate_or_replace')))
     return diffs
 
 
-def make_plan(module, result):
+def make_plan(module, result, previewed=None):
     params = module.params
     config_dir = params['config_dir']
     postconf_bin = module.get_bin_path('postconf')
@@ -180,13 +190,34 @@ def make_plan(module, result):
         planner = PostconfPlanner(postconf_bin, run_cmd, config_dir, scratch)
         return planner.plan(parameters=params['parameters'], absent_parameters=params['absent_parameters'],
                             declared_items=params['declared_items'], list_items=params['list_items'],
-                            services=params['services'])
+                            services=params['services'], previewed=previewed)
     except PostfixConfigError as exc:
         module.fail_json(msg=to_native(exc), **result)
     except (IOError, OSError) as exc:
         module.fail_json(msg='cannot prepare the scratch copy of %s: %s' % (config_dir, to_native(exc)), **result)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def previewed_values(module, result):
+    """(values, main.cf bytes): in check mode what earlier previews of this run would have written.
+
+    In normal mode the previewed option is ignored: a real run plans against the real main.cf only.
+    """
+    main_cf = os.path.join(module.params['config_dir'], 'main.cf')
+    try:
+        text = read_bytes(main_cf)
+    except (IOError, OSError):
+        text = b''   # the planner names the missing file
+    if not module.check_mode:
+        return {}, text
+    try:
+        values, note = earlier_values(module.params['previewed'], module.params['config_dir'], text)
+    except PostfixConfigError as exc:
+        module.fail_json(msg=to_native(exc), **result)
+    if note:
+        module.warn(note)
+    return values, text
 
 
 def make_trial(module, plan, result):
@@ -209,11 +240,20 @@ def run(module):
     params = module.params
     config_dir = params['config_dir']
     result = dict(changed=False, changed_parameters=[], changed_services=[], reloaded=False,
-                  restarted=False, rolled_back=False, postfix_running=False, postfix_version=None)
+                  restarted=False, rolled_back=False, postfix_running=False, postfix_version=None,
+                  previewed_parameters=[])
 
-    plan = make_plan(module, result)
+    earlier, main_cf_text = previewed_values(module, result)
+    plan = make_plan(module, result, earlier)
     result.update(changed=plan.changed, changed_parameters=plan.changed_parameters,
-                  changed_services=plan.changed_services, postfix_version=plan.postfix_version)
+                  changed_services=plan.changed_services, postfix_version=plan.postfix_version,
+                  previewed_parameters=plan.previewed_parameters)
+    if module.check_mode:
+        facts = recorded(params['previewed'], config_dir, main_cf_text, earlier, plan.after_values)
+    else:
+        # A real run: every preview of this run (or a cached one of another) is out of date.
+        facts = {}
+    result['ansible_facts'] = {PREVIEW_FACT: facts}
     pending = read_pending(config_dir)
     if not plan.changed:
         if pending:

@@ -115,6 +115,10 @@ class Plan(object):
         self.probe_after = None
         self.facts = {}
         self.trial_values = {}
+        # Check mode: the earlier previews applied before planning (names), and what this job
+        # would leave in main.cf for each changed parameter (None: removed).
+        self.previewed_parameters = []
+        self.after_values = {}
 
     @property
     def changed(self):
@@ -181,8 +185,22 @@ class PostconfPlanner(object):
 
     # -- the job -------------------------------------------------------------
 
+    def apply_previewed(self, previewed):
+        """Put what earlier check-mode tasks would have written into the scratch main.cf.
+
+        ``previewed``: {name: value, or None for a parameter they would remove}.
+        """
+        to_set = ['%s=%s' % (name, previewed[name]) for name in sorted(previewed) if previewed[name] is not None]
+        to_remove = sorted(name for name in previewed if previewed[name] is None)
+        if to_set:
+            self.postconf_cmd(['-e'] + to_set, 'applying the values earlier check-mode tasks previewed')
+        if to_remove:
+            self.postconf_cmd(['-X'] + to_remove, 'removing the parameters earlier check-mode tasks previewed')
+
     def plan(self, parameters=None, absent_parameters=None, declared_items=None,
-             list_items=None, services=None):
+             list_items=None, services=None, previewed=None):
+        """The Plan of a job; ``previewed`` (check mode only): values applied before planning."""
+        previewed = dict(previewed or {})
         parameters = parameters or {}
         absent_parameters = list(absent_parameters or [])
         declared_items = list(declared_items or [])
@@ -224,6 +242,9 @@ class PostconfPlanner(object):
 
         plan = Plan()
         self.copy_config()
+        if previewed:
+            self.apply_previewed(previewed)
+            plan.previewed_parameters = sorted(previewed)
         plan.main_before = self._read('main.cf', self.scratch)
         plan.master_before = self._read('master.cf', self.scratch)
 
@@ -391,8 +412,11 @@ class PostconfPlanner(object):
         after_eff = self.effective(list(TRIAL_FACTS))
         plan.facts = dict((name, after_eff.get(name, '')) for name in TRIAL_FACTS)
         # What a trial gives smtpd as -o overrides: each changed parameter's new value, or the
-        # default of one that is removed.
+        # default of one that is removed. The stand-alone smtpd reads the real main.cf, so in check
+        # mode the values of earlier previews are overrides too: the combination is tried.
         for name in plan.changed_parameters:
+            plan.after_values[name] = final_explicit.get(name)
+        for name in set(plan.changed_parameters) | set(previewed):
             if name in final_explicit:
                 plan.trial_values[name] = final_explicit[name]
             elif name in defaults:

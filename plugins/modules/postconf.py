@@ -53,7 +53,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Everything is computed and validated in the scratch directory; nothing is written or reloaded.
+    details:
+      - Everything is computed and validated in the scratch directory; nothing is written or reloaded.
+      - The values the task would have written are returned as the fact RV(ansible_facts.ops535_postconf_previewed),
+        and a later check-mode task given it in O(previewed) plans against them.
   diff_mode:
     support: full
     details: The diff shows the whole C(main.cf) and/or C(master.cf) before and after the change.
@@ -250,6 +253,26 @@ options:
         outside your C(mynetworks) when that covers it.
     type: str
     default: 198.51.100.254
+  previewed:
+    description:
+      - Check mode only. What earlier check-mode tasks of this run would have written to C(main.cf), as the
+        RV(ansible_facts.ops535_postconf_previewed) fact they returned, passed as it is (for example
+        C("{{ ansible_facts['ops535_postconf_previewed'] | default({}) }}")).
+      - In check mode the entry of O(config_dir) is applied to the scratch copy of C(main.cf) before the job is
+        planned, so a task previewed after another one plans against the configuration the earlier previews would
+        have produced (for example an item placed O(list_items[].after) an anchor that an earlier task would only
+        add). C(changed), RV(changed_parameters) and the diff are then relative to that configuration (the diff's
+        C(before_header) names the previewed parameters), and the trial tries the earlier previews' values together
+        with this task's.
+      - The entry is left out, with a warning, when it was recorded against another C(main.cf) than the one on
+        the host now (a fact kept by a fact cache from an earlier run, or recorded before a real change).
+      - B(Ignored in normal mode), also when given. A real run always plans, tries and writes against the real
+        C(main.cf), so a preview can never make it skip a change.
+      - Only C(main.cf) parameters are carried over; C(master.cf) services an earlier task would only add are not,
+        so a later preview that uses such a service (for example a previewed C(check_policy_service) item of it,
+        which the trial then tries) is refused as it would be without the earlier preview.
+    type: dict
+    default: {}
 notes:
   - "One task is one round trip: give everything that belongs together (for example a master.cf
     service and the main.cf parameters that use it) in the same task."
@@ -310,6 +333,14 @@ EXAMPLES = r"""
       - name: policyd-spf
         type: unix
         state: absent
+
+- name: In a check-mode run, plan against what the earlier postconf tasks of the run would have written
+  ops535.mail_security.postconf:
+    list_items:
+      - parameter: smtpd_recipient_restrictions
+        item: check_policy_service unix:private/policyd-spf
+        after: reject_unauth_destination
+    previewed: "{{ ansible_facts['ops535_postconf_previewed'] | default({}) }}"
 
 - name: Write only, do not reload (e.g. while building an image)
   ops535.mail_security.postconf:
@@ -373,6 +404,35 @@ trial:
   returned: when something changed
   type: raw
   sample: [{client: "a client outside mynetworks (198.51.100.254)", overrides: [mynetworks], problem: null}]
+previewed_parameters:
+  description:
+    - Check mode, O(previewed) given - the C(main.cf) parameters earlier check-mode tasks would have set or removed,
+      applied before this task was planned. Always V([]) in normal mode.
+  returned: always
+  type: list
+  elements: str
+  sample: [smtpd_helo_required, smtpd_recipient_restrictions]
+ansible_facts:
+  description: Facts for later tasks of the run.
+  returned: always
+  type: dict
+  contains:
+    ops535_postconf_previewed:
+      description:
+        - In check mode, what the previews of this run would have written to C(main.cf), for later check-mode
+          tasks' O(previewed) - the entries of O(previewed), with the entry of O(config_dir) (key - the directory
+          with symbolic links resolved) holding the earlier previews' values and this task's changes.
+        - Each entry is V(main_cf) (C(sha256:) and the digest of the C(main.cf) the previews start from) and
+          V(parameters) (name to the value after the change; V(null) for a parameter that would be removed).
+        - In normal mode V({}) - a real run makes every preview out of date.
+      type: dict
+      returned: always
+      sample:
+        /etc/postfix:
+          main_cf: "sha256:9f2c64a53bd5b6e1a4cbe0b2d5b0c1e6e9c7f2c0d4c64f0a8f4b9b3a7c1e2d3f"
+          parameters:
+            smtpd_recipient_restrictions: "permit_mynetworks, reject_unauth_destination, permit"
+            smtpd_delay_reject: null
 health_check:
   description: The SMTP greeting of the dialogue held after the reload or restart, or a note why none was held.
   returned: when Postfix was reloaded or restarted

@@ -45,6 +45,41 @@ def test_site_check_mode_changes_nothing_on_the_fresh_baseline(hosts, capsys):
     assert zone.changed("vm1") > 0, zone
 
 
+WIRING_TASK = "Wire policyd-spf into Postfix (service, time limit, restriction)"
+
+
+def task_results(run, name, host):
+    return [task["hosts"][host] for play in run.data.get("plays", []) for task in play.get("tasks", [])
+            # a role's task is named "<role> : <name>"
+            if task["task"]["name"].split(" : ")[-1] == name and host in task.get("hosts", {})]
+
+
+def test_site_check_mode_previews_the_policyd_spf_wiring():
+    """Investigation 1 is only previewed, yet Investigation 2's wiring is previewed against it, not skipped.
+
+    policyd_spf passes the postconf module's ops535_postconf_previewed fact: the wiring is planned
+    against main.cf as Investigation 1 would leave it (its anchor, reject_unauth_destination, is not in
+    the baseline's smtpd_recipient_restrictions).
+    """
+    site = (STATE.get("check_mode_runs") or (run_playbook("site.yml", check=True, diff=True),))[0]
+    results = task_results(site, WIRING_TASK, "vm3")
+    assert len(results) == 1, "the wiring task ran %d times on vm3 in site.yml --check: %s" % (len(results), site)
+    wiring = results[0]
+    assert not wiring.get("skipped") and not wiring.get("failed"), wiring
+    assert wiring.get("changed") is True, wiring
+    assert "smtpd_recipient_restrictions" in wiring["previewed_parameters"], wiring
+    assert wiring["changed_services"] == ["policyd-spf/unix"], wiring
+    diffs = wiring.get("diff") or []
+    main_cf = [d for d in (diffs if isinstance(diffs, list) else [diffs])
+               if d.get("after_header", "").endswith("/main.cf")]
+    assert main_cf, wiring
+    line = [entry for entry in main_cf[0]["after"].splitlines() if entry.startswith("smtpd_recipient_restrictions")]
+    items = line[0].split("=", 1)[1].replace(",", " ").split()
+    assert items.index("reject_unauth_destination") < items.index("check_policy_service"), line
+    assert "check_policy_service" not in main_cf[0]["before"], main_cf[0]
+    print("site.yml --check previews the wiring: %s; %s" % (main_cf[0]["before_header"], line[0]))
+
+
 def test_site_check_mode_runs_to_the_end_on_the_fresh_baseline():
     """Check mode must be usable to preview the whole lab: every play on every host, no failure."""
     runs = STATE.get("check_mode_runs") or (run_playbook("site.yml", check=True),

@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ import threading
 
 import pytest
 
+from ansible.module_utils import basic
 
 from ansible_collections.ops535.mail_security.plugins.modules import postconf as module_under_test
 from module_runner import run_main, stand_in_tools
@@ -1074,3 +1076,185 @@ class TestKilledBetweenWriteAndReload:
         assert leftovers(confdir) == []
         again = run_module(capsys, job(confdir))
         assert again['changed'] is False
+
+
+# ---------------------------------------------------------------------------
+# check mode: a later preview plans against what earlier previews would have written
+# ---------------------------------------------------------------------------
+
+RESTRICTIONS = dict(parameters=dict(smtpd_recipient_restrictions=['permit_mynetworks', 'reject_unauth_destination',
+                                                                  'permit']),
+                    absent_parameters=['smtpd_relay_restrictions'])
+WIRING = dict(services=[SPF_SERVICE], parameters={'policyd-spf_time_limit': 3600},
+              list_items=[dict(parameter='smtpd_recipient_restrictions',
+                               item='check_policy_service unix:private/policyd-spf',
+                               after='reject_unauth_destination')])
+
+
+def preview_fact(result):
+    return result['ansible_facts']['ops535_postconf_previewed']
+
+
+class TestPreviewed:
+    def test_check_mode_records_what_it_would_write(self, capsys, confdir, fake_postfix, greetings):
+        result = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        assert result['changed'] is True and result['previewed_parameters'] == []
+        entry = preview_fact(result)[os.path.realpath(str(confdir))]
+        assert entry['parameters'] == {
+            'smtpd_recipient_restrictions': 'permit_mynetworks, reject_unauth_destination, permit',
+            'smtpd_relay_restrictions': None}
+        assert entry['main_cf'] == 'sha256:' + hashlib.sha256(MAIN_CF.encode()).hexdigest()
+
+    def test_later_preview_plans_against_the_earlier_one(self, capsys, confdir, fake_postfix, greetings):
+        before = files(confdir)
+        # Against the real main.cf the anchor is missing: that is what the previews are for.
+        alone = run_module(capsys, dict(WIRING, config_dir=str(confdir)), check=True)
+        assert alone['failed'] is True and 'reject_unauth_destination' in alone['msg']
+        first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        second = run_module(capsys, dict(WIRING, config_dir=str(confdir), previewed=preview_fact(first)),
+                            check=True, diff=True)
+        assert second.get('failed') is not True, second.get('msg')
+        assert second['changed'] is True
+        assert second['previewed_parameters'] == ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions']
+        # Only what this task adds on top of the earlier preview.
+        assert second['changed_parameters'] == ['policyd-spf_time_limit', 'smtpd_recipient_restrictions']
+        main_diff = second['diff'][0]
+        assert 'smtpd_recipient_restrictions, smtpd_relay_restrictions' in main_diff['before_header']
+        assert 'smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, permit\n' \
+            in main_diff['before']
+        assert 'smtpd_relay_restrictions' not in main_diff['before'] + main_diff['after']
+        assert ('smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, '
+                'check_policy_service unix:private/policyd-spf, permit\n') in main_diff['after']
+        # Both previews, merged, for the tasks after this one.
+        assert preview_fact(second)[os.path.realpath(str(confdir))]['parameters'] == {
+            'smtpd_recipient_restrictions': 'permit_mynetworks, reject_unauth_destination, '
+                                            'check_policy_service unix:private/policyd-spf, permit',
+            'smtpd_relay_restrictions': None, 'policyd-spf_time_limit': '3600'}
+        assert files(confdir) == before
+        assert fake_postfix.calls() == []
+
+    def test_preview_of_what_earlier_previews_already_do_is_no_change(self, capsys, confdir, fake_postfix, greetings):
+        first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        again = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir), previewed=preview_fact(first)),
+                           check=True)
+        assert again['changed'] is False and again['changed_parameters'] == []
+        assert preview_fact(again) == preview_fact(first)
+
+    def test_normal_mode_ignores_the_option(self, capsys, confdir, fake_postfix, greetings):
+        """A stale fact saying the change is already made must never make a real run skip it."""
+        first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        result = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir), previewed=preview_fact(first)))
+        assert result['changed'] is True and result['reloaded'] is True
+        assert result['previewed_parameters'] == []
+        assert result['changed_parameters'] == ['smtpd_recipient_restrictions', 'smtpd_relay_restrictions']
+        assert 'smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination, permit\n' \
+            in (confdir / 'main.cf').read_text()
+        assert preview_fact(result) == {}          # a real run makes every preview out of date
+
+    def test_normal_mode_does_not_plan_against_a_preview(self, capsys, confdir, fake_postfix, greetings):
+        first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        before = files(confdir)
+        result = run_module(capsys, dict(WIRING, config_dir=str(confdir), previewed=preview_fact(first)))
+        assert result['failed'] is True and 'reject_unauth_destination' in result['msg']
+        assert files(confdir) == before
+
+    def test_entry_of_another_main_cf_is_left_out(self, capsys, confdir, fake_postfix, greetings, monkeypatch):
+        warnings = []
+        # recorded at the source: result['warnings'] depends on how other tests left ansible-core's routing
+        monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, msg: warnings.append(msg))
+        first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        (confdir / 'main.cf').write_text(MAIN_CF + 'smtpd_helo_required = yes\n')     # changed since
+        result = run_module(capsys, dict(WIRING, config_dir=str(confdir), previewed=preview_fact(first)),
+                            check=True)
+        assert result['failed'] is True and 'reject_unauth_destination' in result['msg']
+        assert any('recorded against another main.cf' in w for w in warnings), warnings
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_delay_reject': False},
+                                         previewed=preview_fact(first)), check=True)
+        assert result['previewed_parameters'] == []
+        entry = preview_fact(result)[os.path.realpath(str(confdir))]
+        assert entry['parameters'] == {'smtpd_delay_reject': 'no'}
+        assert entry['main_cf'] == 'sha256:' + hashlib.sha256((confdir / 'main.cf').read_bytes()).hexdigest()
+
+    def test_entries_of_other_directories_are_kept(self, capsys, confdir, fake_postfix, greetings):
+        other = {'/etc/postfix-out': dict(main_cf='sha256:00', parameters={'smtpd_helo_required': 'yes'})}
+        result = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir), previewed=other), check=True)
+        fact = preview_fact(result)
+        assert fact['/etc/postfix-out'] == other['/etc/postfix-out']
+        assert sorted(fact) == sorted(['/etc/postfix-out', os.path.realpath(str(confdir))])
+
+    @pytest.mark.parametrize('previewed, needle', [
+        ({'@': 'not a mapping'}, 'is not what the postconf module records'),
+        ({'@': {'parameters': {}}}, 'is not what the postconf module records'),
+        ({'@': {'main_cf': '@sha', 'parameters': {'smtpd helo': 'yes'}}}, "'smtpd helo' is not a parameter name"),
+        ({'@': {'main_cf': '@sha', 'parameters': {'mynetworks': ['127.0.0.0/8']}}}, 'must be a string or null'),
+        ({'@': {'main_cf': '@sha', 'parameters': {'mynetworks': '127.0.0.0/8\nx = y'}}}, 'contains a newline'),
+    ])
+    def test_malformed_fact_is_refused(self, capsys, confdir, fake_postfix, greetings, previewed, needle):
+        def fill(value):
+            if isinstance(value, dict):
+                return dict((os.path.realpath(str(confdir)) if k == '@' else k, fill(v)) for k, v in value.items())
+            if value == '@sha':
+                return 'sha256:' + hashlib.sha256(MAIN_CF.encode()).hexdigest()
+            return value
+        result = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir), previewed=fill(previewed)),
+                            check=True)
+        assert result['failed'] is True and needle in result['msg']
+        assert files(confdir) == (MAIN_CF.encode(), MASTER_CF.encode())
+
+    def test_trial_tries_the_earlier_previews_with_this_change(self, capsys, confdir, fake_postfix, greetings,
+                                                               fake_trial):
+        """The stand-alone smtpd reads the real main.cf: the earlier previews' values must be overrides too."""
+        first = run_module(capsys, dict(RESTRICTIONS, config_dir=str(confdir)), check=True)
+        fake_trial.calls = []
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True},
+                                         previewed=preview_fact(first)), check=True)
+        assert result['changed_parameters'] == ['smtpd_helo_required']
+        assert fake_trial.calls[0]['overrides'] == {
+            'smtpd_helo_required': 'yes',
+            'smtpd_recipient_restrictions': 'permit_mynetworks, reject_unauth_destination, permit',
+            'smtpd_relay_restrictions': '${{$compatibility_level} <level {1} ? '
+                                        '{} : {permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination}}'}
+        # a combination the earlier preview's trial never saw is refused in check mode
+        fake_trial.rule = lambda overrides, address: (
+            '451 4.3.5 Server configuration problem'
+            if 'smtpd_recipient_restrictions' in overrides and 'smtpd_helo_required' in overrides else '250 2.1.5 Ok')
+        result = run_module(capsys, dict(config_dir=str(confdir), parameters={'smtpd_helo_required': True},
+                                         previewed=preview_fact(first)), check=True)
+        assert result['failed'] is True and '451 4.3.5' in result['msg']
+
+
+def test_previews_chain_through_ansible_in_check_mode(tmp_path, confdir, fake_postfix):
+    """The postfix_restrictions role previews step 11, a later task wires policyd-spf after its anchor."""
+    fake_postfix.set_running(False)
+    before = files(confdir)
+    rc, output = run_playbook(tmp_path, """\
+        - hosts: localhost
+          gather_facts: false
+          tasks:
+            - name: Investigation 1, step 11
+              ansible.builtin.include_role:
+                name: ops535.mail_security.postfix_restrictions
+              vars:
+                postfix_restrictions_lab_step: "11"
+                postfix_restrictions_config_dir: %(confdir)s
+            - name: Wire the policy service (as roles/policyd_spf does)
+              ops535.mail_security.postconf:
+                config_dir: %(confdir)s
+                services: [{name: policyd-spf, type: unix, unprivileged: n, chroot: n, maxproc: 0, command: spawn,
+                            args: user=policyd-spf argv=/usr/bin/policyd-spf}]
+                list_items:
+                  - {parameter: smtpd_recipient_restrictions, item: check_policy_service unix:private/policyd-spf,
+                     after: reject_unauth_destination}
+                previewed: "{{ ansible_facts['ops535_postconf_previewed'] | default({}) }}"
+              register: wiring
+            - name: Check
+              ansible.builtin.assert:
+                that:
+                  - wiring is changed
+                  - wiring.changed_services == ['policyd-spf/unix']
+                  - "'smtpd_recipient_restrictions' in wiring.previewed_parameters"
+                  - "'check_policy_service unix:private/policyd-spf' in
+                     ansible_facts['ops535_postconf_previewed']['%(confdir)s'].parameters.smtpd_recipient_restrictions"
+        """ % dict(confdir=os.path.realpath(str(confdir))), '--check')
+    assert rc == 0, output
+    assert files(confdir) == before
