@@ -58,13 +58,16 @@ def module_running(vm3, module=""):
     return vm3.run("pgrep -f '[A]nsiballZ_%s'" % module).rc == 0
 
 
-def wait_quiet(vm3, timeout=90):
-    """Until the postconf module no longer runs on vm3 (a killed controller leaves the remote module running)."""
+def wait_quiet(vm3, timeout=90, quiet_for=2.0):
+    """Until no module has run on vm3 for quiet_for seconds (a killed controller leaves the remote module
+    running, and one whose `docker exec` was already under way may start only after the kill)."""
     deadline = time.time() + timeout
-    while module_running(vm3, "postconf"):
-        assert time.time() < deadline, "the postconf module still runs on vm3 after %d s" % timeout
+    quiet_since = time.time()
+    while time.time() - quiet_since < quiet_for:
+        if module_running(vm3):
+            assert time.time() < deadline, "a module still runs on vm3 after %d s" % timeout
+            quiet_since = time.time()
         time.sleep(0.2)
-    time.sleep(0.5)
 
 
 def sha(vm3, path=MAIN_CF):
