@@ -8,6 +8,7 @@ address written anywhere else is a second copy that an override does not reach.
 import importlib.util
 import ipaddress
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,14 +50,27 @@ def excepted(relative):
     return relative.endswith(".md") or "fixtures" in parts or "docs" in parts or "__pycache__" in parts
 
 
+def project_files(root):
+    """The files git would commit under root (generated reports and caches it ignores are not the
+    project's), or None when root is not a git work tree."""
+    proc = subprocess.run(["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        return None
+    return set(Path(root) / name for name in proc.stdout.decode().split("\0") if name)
+
+
 def copies(root, literals, scanned=SCANNED, source=SOURCE, other_facts=None):
     """(file:line, literal) for each lab address written under `scanned` outside the source."""
     other_facts = OTHER_FACTS if other_facts is None else other_facts
     found = []
+    known = project_files(root)
     for top in scanned:
         top = Path(root) / top
         files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
         for path in files:
+            if known is not None and path not in known:
+                continue
             relative = path.relative_to(root).as_posix()
             if path.resolve() == Path(source).resolve() or excepted(relative):
                 continue
