@@ -69,15 +69,10 @@ def main():
     except lab_env.LabEnvError as exc:
         sys.stderr.write("Refusing to create the lab: %s" % exc)
         return 1
-    networks = {topology["LAB_NET_NAME"]: topology["LAB_SUBNET"],
-                topology["LAB_OUTSIDE_NET_NAME"]: topology["LAB_OUTSIDE_SUBNET"]}
+    # lab_env.resolve() has checked that both are IPv4 networks.
+    lab = {topology["LAB_NET_NAME"]: ipaddress.ip_network(topology["LAB_SUBNET"]),
+           topology["LAB_OUTSIDE_NET_NAME"]: ipaddress.ip_network(topology["LAB_OUTSIDE_SUBNET"])}
     errors = []
-    lab = {}
-    for name, subnet in networks.items():
-        try:
-            lab[name] = ipaddress.ip_network(subnet)
-        except ValueError as exc:
-            errors.append("lab network %s: %r is not an IPv4 network (%s)" % (name, subnet, exc))
     for name, net in lab.items():
         for forbidden, why in FORBIDDEN.items():
             if net.overlaps(ipaddress.ip_network(forbidden)):

@@ -200,17 +200,17 @@ def make_plan(module, result, previewed=None):
 
 
 def previewed_values(module, result):
-    """(values, main.cf bytes): in check mode what earlier previews of this run would have written.
+    """(values, main.cf bytes): in check mode what earlier previews of this run would have written
+    and the main.cf they start from.
 
     In normal mode the previewed option is ignored: a real run plans against the real main.cf only.
     """
-    main_cf = os.path.join(module.params['config_dir'], 'main.cf')
+    if not module.check_mode:
+        return {}, None
     try:
-        text = read_bytes(main_cf)
+        text = read_bytes(os.path.join(module.params['config_dir'], 'main.cf'))
     except (IOError, OSError):
         text = b''   # the planner names the missing file
-    if not module.check_mode:
-        return {}, text
     try:
         values, note = earlier_values(module.params['previewed'], module.params['config_dir'], text)
     except PostfixConfigError as exc:

@@ -59,29 +59,25 @@ def investigation1_parameters():
     return names
 
 
-def _resolve(step, names, aliases, variable, hint):
-    requested = 'all' if step is None else u'%s' % (step,)
-    requested = requested.strip()
+def _resolve(step, names, aliases, variable, investigation, note):
+    requested = 'all' if step is None else (u'%s' % (step,)).strip()
     resolved = aliases.get(requested, requested)
     if resolved not in names:
         raise LabStepError('%s %s is not a step of %s; allowed: %s (%s)' % (
-            variable, _quote(step), hint[0], ', '.join(list(names) + sorted(aliases)), hint[1]))
+            variable, 'null' if step is None else '"%s"' % (step,), investigation,
+            ', '.join(list(names) + sorted(aliases)), note))
     return resolved
-
-
-def _quote(value):
-    return 'null' if value is None else '"%s"' % (value,)
 
 
 def resolve_investigation1_step(step, variable='lab_step'):
     """The step of the table a requested step means (None and 'all' mean 12, 9 means 9b)."""
     return _resolve(step, investigation1_step_names(), INVESTIGATION1_ALIASES, variable,
-                    ('Investigation 1', '9 means 9b, all or null every step'))
+                    'Investigation 1', '9 means 9b, all or null every step')
 
 
 def resolve_investigation3_step(step, variable='lab_step'):
     return _resolve(step, INVESTIGATION3_STEPS, INVESTIGATION3_ALIASES, variable,
-                    ('Investigation 3', 'all or null every step'))
+                    'Investigation 3', 'all or null every step')
 
 
 def investigation1_settings(step, values, variable='lab_step'):
@@ -125,13 +121,12 @@ def stage_order():
 
 
 def stage_aliases():
-    """Other names accepted for a point of stage_order (site is complete; a stage is its last step)."""
-    last1 = 'investigation1/%s' % investigation1_step_names()[-1]
-    aliases = {'investigation1': last1, 'site': 'complete',
-               'investigation3/%s' % INVESTIGATION3_STEPS[-1]: 'investigation3'}
+    """Other names accepted for a point of stage_order: an investigation without a step is its last
+    step, investigation3's last step is the stage investigation3 itself, site is complete."""
+    aliases = {'investigation1': 'investigation1/%s' % investigation1_step_names()[-1], 'site': 'complete'}
     for alias, step in INVESTIGATION1_ALIASES.items():
         aliases['investigation1/%s' % alias] = 'investigation1/%s' % step
-    for alias, step in INVESTIGATION3_ALIASES.items():
-        target = 'investigation3/%s' % step
-        aliases['investigation3/%s' % alias] = aliases.get(target, target)
+    last3 = INVESTIGATION3_STEPS[-1]
+    for alias, step in [(last3, last3)] + list(INVESTIGATION3_ALIASES.items()):
+        aliases['investigation3/%s' % alias] = 'investigation3' if step == last3 else 'investigation3/%s' % step
     return aliases
